@@ -1,0 +1,105 @@
+using System.Numerics.Tensors;
+
+namespace Electra.Cpu;
+
+public sealed unsafe partial class CpuBackend
+{
+    public void SoftmaxCrossEntropy(Tensor logits, Tensor targets, int ignoreIndex, Tensor losses, Tensor? dLogits, float gradScale,
+        Tensor? samples, float temperature, ulong seed, ulong offset)
+    {
+        int m = logits.Shape[0], v = logits.Shape[1];
+        if (targets.Count != m || losses.Count != m || (samples is not null && samples.Count != m))
+            throw new ArgumentException($"SoftmaxCrossEntropy: targets, losses and samples need {m} elements for logits {logits.Shape}");
+        if (dLogits is not null && dLogits.Count != logits.Count)
+            throw new ArgumentException($"SoftmaxCrossEntropy: dLogits {dLogits.Shape} does not match logits {logits.Shape}");
+        float* px = P(logits), pl = P(losses), pdx = dLogits is null ? null : P(dLogits);
+        int* pt = PI(targets), ps = samples is null ? null : PI(samples);
+        ParallelRows(m, v * 4L, (s, e) =>
+        {
+            for (int r = s; r < e; r++)
+            {
+                var x = new ReadOnlySpan<float>(px + (long)r * v, v);
+                // Sampling reads the logits before the gradient may overwrite them.
+                if (ps is not null) ps[r] = GumbelArgmax(x, temperature, seed, offset, r, -1);
+                int target = pt[r];
+                if (target == ignoreIndex)
+                {
+                    pl[r] = 0f;
+                    if (pdx is not null) new Span<float>(pdx + (long)r * v, v).Clear();
+                    continue;
+                }
+                if ((uint)target >= (uint)v)
+                    throw new ArgumentOutOfRangeException(nameof(targets), $"SoftmaxCrossEntropy: row {r} has target {target}, outside [0, {v})");
+                float max = TensorPrimitives.Max(x);
+                double sum = 0;
+                for (int c = 0; c < v; c++) sum += MathF.Exp(x[c] - max);
+                float lse = max + (float)Math.Log(sum);
+                pl[r] = lse - x[target];
+                if (pdx is null) continue;
+                var d = new Span<float>(pdx + (long)r * v, v);
+                float xt = x[target];
+                for (int c = 0; c < v; c++) d[c] = MathF.Exp(x[c] - lse) * gradScale;
+                d[target] = (MathF.Exp(xt - lse) - 1f) * gradScale;
+            }
+        });
+    }
+
+    public void GumbelSample(Tensor logits, float temperature, ulong seed, ulong offset, Tensor? disallowed, Tensor samples)
+    {
+        int m = logits.Shape[0], v = logits.Shape[1];
+        if (samples.Count != m || (disallowed is not null && disallowed.Count != m))
+            throw new ArgumentException($"GumbelSample: samples and disallowed need {m} elements for logits {logits.Shape}");
+        float* px = P(logits);
+        int* ps = PI(samples), pd = disallowed is null ? null : PI(disallowed);
+        ParallelRows(m, v * 8L, (s, e) =>
+        {
+            for (int r = s; r < e; r++)
+                ps[r] = GumbelArgmax(new ReadOnlySpan<float>(px + (long)r * v, v), temperature, seed, offset, r, pd is null ? -1 : pd[r]);
+        });
+    }
+
+    /// <summary>argmax_c(x[c]/τ + Gumbel(seed, offset, row·V + c)), lowest index on ties, skipping <paramref name="skip"/>.</summary>
+    internal static int GumbelArgmax(ReadOnlySpan<float> x, float temperature, ulong seed, ulong offset, int row, int skip)
+    {
+        int v = x.Length;
+        Span<uint> bits = stackalloc uint[256];
+        float best = float.NegativeInfinity;
+        int bestIndex = -1;
+        float invT = 1f / temperature;
+        ulong rowStart = (ulong)row * (ulong)v;
+        for (int c0 = 0; c0 < v; c0 += bits.Length)
+        {
+            int n = Math.Min(bits.Length, v - c0);
+            Philox.Fill(seed, offset, rowStart + (ulong)c0, bits[..n]);
+            for (int i = 0; i < n; i++)
+            {
+                int c = c0 + i;
+                if (c == skip) continue;
+                float score = x[c] * invT + Philox.Gumbel(bits[i]);
+                if (score > best || bestIndex < 0) { best = score; bestIndex = c; }
+            }
+        }
+        return bestIndex;
+    }
+
+    public void BceWithLogits(Tensor logits, Tensor labels, Tensor weights, Tensor losses, Tensor dLogits, float gradScale)
+    {
+        int n = (int)logits.Count;
+        if (labels.Count != n || weights.Count != n || losses.Count != n || dLogits.Count != n)
+            throw new ArgumentException($"BceWithLogits: labels, weights, losses and dLogits need {n} elements");
+        var x = F(logits);
+        var y = F(labels);
+        var w = F(weights);
+        var l = F(losses);
+        var d = F(dLogits);
+        for (int i = 0; i < n; i++)
+        {
+            // softplus(x) − y·x, written to stay finite for large |x|.
+            float xi = x[i];
+            float softplus = MathF.Max(xi, 0f) + MathF.Log(1f + MathF.Exp(-MathF.Abs(xi)));
+            l[i] = w[i] * (softplus - y[i] * xi);
+            float sigmoid = 1f / (1f + MathF.Exp(-xi));
+            d[i] = (sigmoid - y[i]) * w[i] * gradScale;
+        }
+    }
+}

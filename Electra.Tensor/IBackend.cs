@@ -1,0 +1,154 @@
+namespace Electra;
+
+/// <summary>
+/// The coarse primitives every device implements. Arguments run "sources, arguments, destination"; destinations
+/// are allocated by the caller (usually an op in <see cref="Ops"/>) and have the documented shape. Layouts are
+/// given in brackets: B batch, T sequence, NH heads, HS head size, H = NH·HS, M selected rows, V vocabulary.
+/// Random draws come from Philox4x32-10 addressed by (seed, offset, element index): see <see cref="Philox"/>.
+/// The CPU backend is the executable specification of every method.
+/// </summary>
+public interface IBackend
+{
+    Device Device { get; }
+
+    /// <summary>Uninitialised memory for <paramref name="bytes"/> bytes.</summary>
+    Storage Allocate(long bytes);
+
+    void CopyFromHost(ReadOnlySpan<byte> source, Tensor destination);
+    void CopyToHost(Tensor source, Span<byte> destination);
+
+    /// <summary>Waits for queued work (a no-op on the CPU).</summary>
+    void Synchronize();
+
+    // ---- element-wise -------------------------------------------------------------------------------------------
+
+    /// <summary>dst = value (F32, I32: value is cast; BF16: rounded).</summary>
+    void Fill(Tensor dst, float value);
+
+    /// <summary>dst = src, same dtype and element count; converts between F32 and BF16 when they differ.</summary>
+    void Copy(Tensor src, Tensor dst);
+
+    /// <summary>dst = alpha·a + beta·b (F32, same element count; dst may alias a or b).</summary>
+    void Add(Tensor a, Tensor b, Tensor dst, float alpha, float beta);
+
+    /// <summary>dst = alpha·x (dst may alias x).</summary>
+    void Scale(Tensor x, float alpha, Tensor dst);
+
+    /// <summary>dst = alpha·s·x where s is the one element of <paramref name="scalar"/> (read on the device).</summary>
+    void ScaleByScalar(Tensor x, Tensor scalar, float alpha, Tensor dst);
+
+    /// <summary>dst = (a ≠ b) ? 1 : 0 as F32; a, b are I32 of equal count. Makes replaced-token labels.</summary>
+    void NotEqual(Tensor a, Tensor b, Tensor dst);
+
+    /// <summary>dst[i] = argmax over the last axis of x (ties: lowest index). x [R, C] F32 → dst [R] I32.</summary>
+    void Argmax(Tensor x, Tensor dst);
+
+    /// <summary>dst = scale · Σ x over all elements, written to a one-element F32 tensor.</summary>
+    void Sum(Tensor x, Tensor dst, float scale);
+
+    // ---- matrix products ----------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// C = alpha·op(A)·op(B) + beta·C. Rank 2 ([M,K]·[K,N]) or rank 3 with a leading batch shared by A, B and C.
+    /// op(A) = Aᵀ when <paramref name="transA"/> (A is then stored [K, M]); likewise for B ([N, K]).
+    /// </summary>
+    void Gemm(Tensor a, bool transA, Tensor b, bool transB, Tensor c, float alpha = 1f, float beta = 0f);
+
+    /// <summary>y[r, :] = x[r, :] + bias. x, y [R, C]; bias [C]. y may alias x.</summary>
+    void AddBias(Tensor x, Tensor bias, Tensor y);
+
+    /// <summary>dBias = Σ_r dY[r, :] + beta·dBias. dY [R, C]; dBias [C].</summary>
+    void SumRows(Tensor dY, Tensor dBias, float beta);
+
+    /// <summary>y = GELU(x + bias), exact (erf) GELU. x, y [R, C]; bias [C].</summary>
+    void BiasGeluForward(Tensor x, Tensor bias, Tensor y);
+
+    /// <summary>dX = dY ∘ GELU′(x + bias); dBias = Σ_r dX (overwritten). Shapes as in the forward.</summary>
+    void BiasGeluBackward(Tensor dY, Tensor x, Tensor bias, Tensor dX, Tensor dBias);
+
+    // ---- layer norm ---------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// s = x + residual (when residual is given; else s = x); y = (s − mean)·rstd·γ + β over the last axis.
+    /// Writes y [R, C], mean [R], rstd [R], and s [R, C] when <paramref name="sum"/> is given (backward needs it).
+    /// </summary>
+    void LayerNormForward(Tensor x, Tensor? residual, Tensor gamma, Tensor beta, float eps, Tensor y, Tensor mean, Tensor rstd, Tensor? sum);
+
+    /// <summary>
+    /// From dY and the saved s, mean, rstd: dS (written), dγ and dβ (overwritten; a deterministic reduction).
+    /// dS is the gradient of both x and residual.
+    /// </summary>
+    void LayerNormBackward(Tensor dY, Tensor sum, Tensor gamma, Tensor mean, Tensor rstd, Tensor dS, Tensor dGamma, Tensor dBeta);
+
+    // ---- attention ----------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Multi-head self-attention straight from the fused projection. qkv [B, T, 3, NH, HS]; keyMask [B, T] I32
+    /// (1 real, 0 padding: padding keys get no weight); out [B, T, NH, HS]; lse [B, NH, T] the log-sum-exp of each
+    /// row of scaled scores. Dropout p on the probabilities, mask from Philox(seed, offset) at element
+    /// ((b·NH + h)·T + i)·T + j, kept entries scaled by 1/(1−p).
+    /// </summary>
+    void AttentionForward(Tensor qkv, Tensor keyMask, int heads, float scale, float dropout, ulong seed, ulong offset, Tensor output, Tensor lse);
+
+    /// <summary>Gradient of <see cref="AttentionForward"/> with respect to qkv, recomputing the probabilities.</summary>
+    void AttentionBackward(Tensor dOutput, Tensor qkv, Tensor keyMask, Tensor output, Tensor lse, int heads, float scale, float dropout, ulong seed, ulong offset, Tensor dQkv);
+
+    // ---- losses and sampling ------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Softmax cross-entropy of logits [M, V] against targets [M] I32. Rows whose target is
+    /// <paramref name="ignoreIndex"/> get loss 0 and gradient 0. Writes the per-row loss into losses [M]; when
+    /// <paramref name="dLogits"/> is given (it may be the logits tensor itself: the gradient then replaces the
+    /// logits) writes (softmax − onehot)·gradScale. When <paramref name="samples"/> is given, the same read also
+    /// draws argmax(logits/temperature + Gumbel) per row, exactly as <see cref="GumbelSample"/> would.
+    /// </summary>
+    void SoftmaxCrossEntropy(Tensor logits, Tensor targets, int ignoreIndex, Tensor losses, Tensor? dLogits, float gradScale,
+        Tensor? samples, float temperature, ulong seed, ulong offset);
+
+    /// <summary>
+    /// samples[r] = argmax_c(logits[r, c]/temperature + g), g = −log(−log u), u from Philox(seed, offset, r·V + c),
+    /// ties broken by the lower index; column disallowed[r] (if given and ≥ 0) is never chosen.
+    /// </summary>
+    void GumbelSample(Tensor logits, float temperature, ulong seed, ulong offset, Tensor? disallowed, Tensor samples);
+
+    /// <summary>
+    /// BCE-with-logits of logits [N] against labels [N] (F32, 0 or 1), weighted by weights [N]:
+    /// losses[i] = w·(softplus(x) − y·x); dLogits[i] = (σ(x) − y)·w·gradScale.
+    /// </summary>
+    void BceWithLogits(Tensor logits, Tensor labels, Tensor weights, Tensor losses, Tensor dLogits, float gradScale);
+
+    // ---- embeddings, rows, dropout ------------------------------------------------------------------------------
+
+    /// <summary>output[r, :] = table[ids[r], :]. table [V, E]; ids [R] I32; output [R, E]. Ids are range-checked.</summary>
+    void EmbeddingForward(Tensor table, Tensor ids, Tensor output);
+
+    /// <summary>dTable[ids[r], :] += dOutput[r, :] (deterministic order).</summary>
+    void EmbeddingBackward(Tensor dOutput, Tensor ids, Tensor dTable);
+
+    /// <summary>dst[m, :] = src[indices[m], :]. src [R, C]; indices [M] I32; dst [M, C]. Any dtype of 4 bytes.</summary>
+    void GatherRows(Tensor src, Tensor indices, Tensor dst);
+
+    /// <summary>dst[indices[m], :] = src[m, :] (or += when <paramref name="accumulate"/>). Indices must be distinct.</summary>
+    void ScatterRows(Tensor src, Tensor indices, Tensor dst, bool accumulate);
+
+    /// <summary>y = x·keep/(1−p), keep = (u ≥ p) with u from Philox(seed, offset, i). Backward is the same call on dY.</summary>
+    void Dropout(Tensor x, float p, ulong seed, ulong offset, Tensor y);
+
+    // ---- optimizer ----------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// One Adam step with decoupled weight decay over every parameter at once:
+    /// m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; with bias correction m̂ = m/(1−β1^step), v̂ = v/(1−β2^step),
+    /// else m̂ = m, v̂ = v; p −= lr·(m̂/(√v̂ + ε) + wd·p).
+    /// </summary>
+    void AdamW(IReadOnlyList<AdamWSlot> slots, float lr, float beta1, float beta2, float eps, int step, bool biasCorrection);
+
+    /// <summary>norm = √(Σ over all tensors of Σ g²), written to a one-element F32 tensor.</summary>
+    void GlobalNorm(IReadOnlyList<Tensor> tensors, Tensor norm);
+
+    /// <summary>Scales every tensor by maxNorm / max(norm, maxNorm), reading norm from device memory.</summary>
+    void ClipByNorm(IReadOnlyList<Tensor> tensors, Tensor norm, float maxNorm);
+}
+
+/// <summary>One parameter's view for the fused optimizer step.</summary>
+public readonly record struct AdamWSlot(Tensor Param, Tensor Grad, Tensor M, Tensor V, float WeightDecay);

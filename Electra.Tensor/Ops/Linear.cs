@@ -1,0 +1,103 @@
+using Electra.Autograd;
+
+namespace Electra;
+
+public static partial class Ops
+{
+    /// <summary>
+    /// y = x·Wᵀ + b. x [..., In] (all leading axes are rows); weight [Out, In] as in PyTorch; bias [Out] or null.
+    /// </summary>
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
+    {
+        CheckLinear("Linear", x, weight, bias);
+        var (rows, y2, y) = LinearOutput(x, weight);
+        using (var x2 = x.View(rows, weight.Shape[1]))
+        {
+            x.Backend.Gemm(x2, false, weight, true, y2);
+        }
+        if (bias is not null) x.Backend.AddBias(y2, bias, y2);
+        y2.Dispose();
+        Node.Record("Linear", y, bias is null ? [x, weight] : [x, weight, bias], g => LinearBackward(g, x, weight, bias, rows));
+        return y;
+    }
+
+    /// <summary>y = GELU(x·Wᵀ + b) with exact (erf) GELU, the bias and activation fused into one pass.</summary>
+    public static Tensor LinearGelu(Tensor x, Tensor weight, Tensor bias)
+    {
+        CheckLinear("LinearGelu", x, weight, bias);
+        var (rows, y2, y) = LinearOutput(x, weight);
+        var pre = Tensor.Empty(y2.Shape, DType.F32, x.Device); // x·Wᵀ before bias and GELU; backward needs it
+        using (var x2 = x.View(rows, weight.Shape[1]))
+        {
+            x.Backend.Gemm(x2, false, weight, true, pre);
+        }
+        x.Backend.BiasGeluForward(pre, bias, y2);
+        y2.Dispose();
+        if (!Node.ShouldRecord(x, weight, bias))
+        {
+            pre.Dispose();
+            return y;
+        }
+        Node.Record("LinearGelu", y, [x, weight, bias], g =>
+        {
+            using var g2 = g.View(rows, weight.Shape[0]);
+            var dPre = Tensor.Empty(g2.Shape, DType.F32, x.Device);
+            var dBias = Like(bias);
+            x.Backend.BiasGeluBackward(g2, pre, bias, dPre, dBias);
+            var grads = LinearBackward(dPre, x, weight, null, rows);
+            dPre.Dispose();
+            return [grads[0], grads[1], bias.RequiresGrad ? dBias : Discard(dBias)];
+        }, pre);
+        return y;
+    }
+
+    private static Tensor? Discard(Tensor t)
+    {
+        t.Dispose();
+        return null;
+    }
+
+    private static void CheckLinear(string op, Tensor x, Tensor weight, Tensor? bias)
+    {
+        SameDevice(op, bias is null ? [x, weight] : [x, weight, bias]);
+        F32(op, bias is null ? [x, weight] : [x, weight, bias]);
+        if (weight.Rank != 2) throw new ArgumentException($"{op}: weight must be [out, in], got {weight.Shape}");
+        if (x.Rank < 1 || x.Shape.Last != weight.Shape[1])
+            throw new ArgumentException($"{op}: input {x.Shape} does not match weight {weight.Shape}{(weight.Name is null ? "" : $" ({weight.Name})")}: last axis must be {weight.Shape[1]}");
+        if (bias is not null && (bias.Rank != 1 || bias.Shape[0] != weight.Shape[0]))
+            throw new ArgumentException($"{op}: bias {bias.Shape} does not match weight {weight.Shape}: expected [{weight.Shape[0]}]");
+    }
+
+    private static (int rows, Tensor y2, Tensor y) LinearOutput(Tensor x, Tensor weight)
+    {
+        int rows = checked((int)x.Shape.Rows);
+        var dims = x.Shape.ToArray();
+        dims[^1] = weight.Shape[0];
+        var y = Tensor.Empty(new Shape(dims), DType.F32, x.Device);
+        return (rows, y.View(rows, weight.Shape[0]), y);
+    }
+
+    private static Tensor?[] LinearBackward(Tensor g, Tensor x, Tensor weight, Tensor? bias, int rows)
+    {
+        using var g2 = g.View(rows, weight.Shape[0]);
+        using var x2 = x.View(rows, weight.Shape[1]);
+        Tensor? dX = null, dW = null, dB = null;
+        if (x.RequiresGrad)
+        {
+            dX = Like(x);
+            using var dX2 = dX.View(rows, weight.Shape[1]);
+            x.Backend.Gemm(g2, false, weight, false, dX2);      // [rows, Out]·[Out, In]
+        }
+        if (weight.RequiresGrad)
+        {
+            dW = Like(weight);
+            x.Backend.Gemm(g2, true, x2, false, dW);            // [Out, rows]·[rows, In]
+        }
+        if (bias is not null && bias.RequiresGrad)
+        {
+            dB = Like(bias);
+            x.Backend.SumRows(g2, dB, 0f);
+        }
+        return bias is null ? [dX, dW] : [dX, dW, dB];
+    }
+}

@@ -1,0 +1,89 @@
+using Electra.Autograd;
+
+namespace Electra;
+
+public static partial class Ops
+{
+    /// <summary>Options for drawing Gumbel-max samples from the same logits a cross-entropy reads.</summary>
+    public readonly record struct GumbelDraw(float Temperature, ulong Seed, ulong Offset);
+
+    /// <summary>
+    /// Mean softmax cross-entropy of logits [M, V] against targets [M] (rows with <paramref name="ignoreIndex"/>
+    /// are left out of the mean). When the logits require grad the gradient is written over them in the same
+    /// pass, so the logits must not be read after this call. <paramref name="validRows"/>, the number of
+    /// non-ignored rows, saves reading the targets back when the caller knows it. With <paramref name="gumbel"/>
+    /// the same read also returns argmax(logits/τ + Gumbel noise) per row, computed before any overwrite.
+    /// </summary>
+    public static (Tensor loss, Tensor? samples) SoftmaxCrossEntropy(Tensor logits, Tensor targets, int ignoreIndex = -100,
+        int? validRows = null, GumbelDraw? gumbel = null)
+    {
+        SameDevice("SoftmaxCrossEntropy", logits, targets);
+        F32("SoftmaxCrossEntropy", logits);
+        targets.RequireDType(DType.I32, "SoftmaxCrossEntropy targets");
+        if (logits.Rank != 2 || targets.Shape != new Shape(logits.Shape[0]))
+            throw new ArgumentException($"SoftmaxCrossEntropy: expected logits [M, V] and targets [M], got {logits.Shape} and {targets.Shape}");
+        int m = logits.Shape[0];
+        int valid = validRows ?? targets.ToIntArray().Count(t => t != ignoreIndex);
+        float scale = valid > 0 ? 1f / valid : 0f;
+        bool record = Node.ShouldRecord(logits);
+
+        var losses = Tensor.Empty(new Shape(m), DType.F32, logits.Device);
+        var samples = gumbel is null ? null : Tensor.Empty(new Shape(m), DType.I32, logits.Device);
+        var draw = gumbel ?? new GumbelDraw(1f, 0, 0);
+        // An intermediate's memory is reused for its gradient; a leaf's values must survive.
+        var dLogits = !record ? null : logits.IsLeaf ? Like(logits) : logits;
+        logits.Backend.SoftmaxCrossEntropy(logits, targets, ignoreIndex, losses, dLogits, scale,
+            samples, draw.Temperature, draw.Seed, draw.Offset);
+        var loss = Like(logits, new Shape());
+        logits.Backend.Sum(losses, loss, scale);
+        losses.Dispose();
+        if (record)
+        {
+            // dLogits holds ∂loss/∂logits for a unit upstream gradient.
+            Node.Record("SoftmaxCrossEntropy", loss, [logits], g =>
+            {
+                logits.Backend.ScaleByScalar(dLogits!, g, 1f, dLogits!);
+                return [dLogits];
+            });
+        }
+        return (loss, samples);
+    }
+
+    /// <summary>
+    /// Weighted mean BCE-with-logits: Σ w·bce(x, y) / <paramref name="weightSum"/>. logits, labels, weights [N] F32.
+    /// </summary>
+    public static Tensor BceWithLogits(Tensor logits, Tensor labels, Tensor weights, float weightSum)
+    {
+        SameDevice("BceWithLogits", logits, labels, weights);
+        F32("BceWithLogits", logits, labels, weights);
+        if (labels.Shape != logits.Shape || weights.Shape != logits.Shape)
+            throw new ArgumentException($"BceWithLogits: logits {logits.Shape}, labels {labels.Shape} and weights {weights.Shape} must match");
+        if (!(weightSum > 0f)) throw new ArgumentOutOfRangeException(nameof(weightSum), weightSum, "the sum of weights must be positive");
+        int n = checked((int)logits.Count);
+        float scale = 1f / weightSum;
+        var losses = Tensor.Empty(new Shape(n), DType.F32, logits.Device);
+        var dLogits = Tensor.Empty(new Shape(n), DType.F32, logits.Device);
+        using (var x = logits.View(n))
+        using (var y = labels.View(n))
+        using (var w = weights.View(n))
+        {
+            logits.Backend.BceWithLogits(x, y, w, losses, dLogits, scale);
+        }
+        var loss = Like(logits, new Shape());
+        logits.Backend.Sum(losses, loss, scale);
+        losses.Dispose();
+        if (!Node.ShouldRecord(logits))
+        {
+            dLogits.Dispose();
+            return loss;
+        }
+        Node.Record("BceWithLogits", loss, [logits], g =>
+        {
+            var d = Like(logits);
+            using var d1 = d.View(n);
+            logits.Backend.ScaleByScalar(dLogits, g, 1f, d1);
+            return [d];
+        }, dLogits);
+        return loss;
+    }
+}

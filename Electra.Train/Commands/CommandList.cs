@@ -1,0 +1,12 @@
+using System.CommandLine;
+
+namespace Electra.Train.Commands;
+
+/// <summary>Every subcommand of the <c>electra</c> CLI, in the order help lists them.</summary>
+public static class CommandList
+{
+    public static IEnumerable<Command> All()
+    {
+        yield break;
+    }
+}
