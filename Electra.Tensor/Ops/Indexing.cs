@@ -4,8 +4,11 @@ namespace Electra;
 
 public static partial class Ops
 {
-    /// <summary>Rows of table [V, E] at ids (I32, any shape): result [..ids, E].</summary>
-    public static Tensor Embedding(Tensor table, Tensor ids)
+    /// <summary>
+    /// Rows of table [V, E] at ids (I32, any shape): result [..ids, E]. Row <paramref name="paddingIdx"/>, when
+    /// given, receives no gradient (PyTorch's padding_idx), so a zero [PAD] embedding stays zero.
+    /// </summary>
+    public static Tensor Embedding(Tensor table, Tensor ids, int? paddingIdx = null)
     {
         SameDevice("Embedding", table, ids);
         F32("Embedding", table);
@@ -25,6 +28,12 @@ public static partial class Ops
             using var flatIds = ids.View(n);
             using var g2 = g.View(n, e);
             table.Backend.EmbeddingBackward(g2, flatIds, dTable);
+            if (paddingIdx is int pad)
+            {
+                using var zeros = Tensor.Zeros([1, e], DType.F32, table.Device);
+                using var row = Tensor.FromArray([pad], [1], table.Device);
+                table.Backend.ScatterRows(zeros, row, dTable, accumulate: false);
+            }
             return [dTable];
         });
         return y;

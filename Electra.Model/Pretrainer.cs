@@ -1,0 +1,161 @@
+using Electra.Autograd;
+using Electra.Nn;
+
+namespace Electra.Model;
+
+/// <summary>What a pretraining run optimises.</summary>
+public enum Objective
+{
+    /// <summary>ELECTRA's replaced-token detection: generator MLM loss + 50 × discriminator BCE.</summary>
+    Rtd,
+
+    /// <summary>BERT-style masked LM on a discriminator-sized encoder (15% chosen, 80/10/10), for equal-compute comparisons.</summary>
+    Mlm,
+}
+
+/// <summary>One batch of token ids, row-major [B, T].</summary>
+public sealed record TokenBatch(int[] Ids, int[] TypeIds, int[] AttentionMask, int Batch, int Seq)
+{
+    public int RealTokens => AttentionMask.Count(m => m != 0);
+}
+
+/// <summary>The knobs of the objective; defaults are the paper's.</summary>
+public sealed record PretrainOptions
+{
+    public Objective Objective { get; init; } = Objective.Rtd;
+    public float MaskProb { get; init; } = 0.15f;
+    public int? MaxPredictions { get; init; }
+    public float DiscWeight { get; init; } = 50f;
+    public float Temperature { get; init; } = 1f;
+    public ulong Seed { get; init; } = 1;
+    public SpecialTokens Special { get; init; } = new();
+}
+
+/// <summary>Host-side numbers about one step, gathered only on logging steps (they cost a device round trip).</summary>
+public sealed record PretrainMetrics(
+    float Loss, float MlmLoss, float DiscLoss, float DiscAcc, float DiscAccReplaced, float DiscAccOriginal,
+    float ReplacedFrac, float GenAcc, int MaskedTokens, int RealTokens);
+
+/// <summary>
+/// The ELECTRA pretraining objective over a generator and a discriminator that share one embedding block.
+/// Each step: mask the batch (Philox, seeded by step), run the generator and compute MLM cross-entropy only at
+/// the masked rows, draw replacements by Gumbel-max from the same logits read (no gradient through the sample),
+/// label each token replaced iff it was masked and the sample differs, and add 50 × the discriminator's BCE over
+/// the non-padding tokens.
+/// </summary>
+public sealed class Pretrainer : Module
+{
+    public Pretrainer(ElectraConfig discriminator, ElectraConfig? generator, PretrainOptions options, Device device, int initSeed = 0)
+    {
+        Options = options;
+        Device = device;
+        var rng = new System.Random(initSeed);
+        DiscriminatorConfig = discriminator.Validate("discriminator config");
+        if (options.Objective == Objective.Rtd)
+        {
+            GeneratorConfig = (generator ?? discriminator.Generator()).Validate("generator config");
+            if (GeneratorConfig.EmbeddingSize != discriminator.EmbeddingSize || GeneratorConfig.VocabSize != discriminator.VocabSize)
+                throw new ArgumentException("generator and discriminator must share vocab_size and embedding_size (their embeddings are tied)");
+            Embeddings = new ElectraEmbeddings(discriminator, rng, device);
+            Discriminator = RegisterModule("discriminator", new Discriminator(discriminator, Embeddings, rng, device));
+            Generator = RegisterModule("generator", new Generator(GeneratorConfig, Embeddings, rng, device));
+        }
+        else
+        {
+            // The MLM baseline trains a masked LM with the discriminator's size.
+            GeneratorConfig = discriminator with { Architectures = ["ElectraForMaskedLM"] };
+            Embeddings = new ElectraEmbeddings(discriminator, rng, device);
+            Generator = RegisterModule("generator", new Generator(GeneratorConfig, Embeddings, rng, device));
+        }
+        Rng = new RandomStream(options.Seed);
+        UseRandom(Rng);
+    }
+
+    public PretrainOptions Options { get; }
+    public Device Device { get; }
+    public ElectraConfig DiscriminatorConfig { get; }
+    public ElectraConfig GeneratorConfig { get; }
+    public ElectraEmbeddings Embeddings { get; }
+    public Discriminator? Discriminator { get; }
+    public Generator Generator { get; }
+    public RandomStream Rng { get; }
+
+    /// <summary>
+    /// Runs the objective on one batch at training step <paramref name="step"/> (which seeds masking, sampling and
+    /// dropout). Returns the scalar loss to back-propagate and, when asked, the step's metrics.
+    /// </summary>
+    public (Tensor Loss, PretrainMetrics? Metrics) Forward(TokenBatch batch, long step, bool computeMetrics)
+    {
+        int b = batch.Batch, t = batch.Seq, n = b * t;
+        if (batch.Ids.Length != n) throw new ArgumentException($"batch holds {batch.Ids.Length} ids, expected B·T = {n}");
+        Rng.SeekStep(step);
+        ulong maskOffset = Rng.Next(), gumbelOffset = Rng.Next();
+        int maxPredictions = Options.MaxPredictions ?? Masking.DefaultMaxPredictions(t);
+        bool mlm = Options.Objective == Objective.Mlm;
+        var plan = Masking.Choose(batch.Ids, batch.AttentionMask, b, t, Options.Special, maxPredictions, Options.Seed, maskOffset,
+            Options.MaskProb, mlm ? 0.8f : 0.85f, mlm ? 0.1f : 0f, DiscriminatorConfig.VocabSize);
+        int m = plan.Positions.Length;
+        if (m == 0) throw new InvalidOperationException("the batch has no maskable tokens (only [CLS]/[SEP]/[PAD])");
+
+        var ids = Tensor.FromArray(plan.InputIds, [b, t], Device);
+        var types = Tensor.FromArray(batch.TypeIds, [b, t], Device);
+        var mask = Tensor.FromArray(batch.AttentionMask, [b, t], Device);
+        var positions = Tensor.FromArray(plan.Positions, [m], Device);
+        var targets = Tensor.FromArray(plan.Originals, [m], Device);
+
+        var hidden = Generator.Encode(ids, types, mask);                     // [B·T, Hg]
+        var logits = Generator.Logits(Ops.GatherRows(hidden, positions));   // [M, V], masked rows only
+        float genAcc = float.NaN;
+        if (computeMetrics)
+        {
+            using var predicted = Ops.Argmax(logits);                     // before the loss overwrites the logits
+            var p = predicted.ToIntArray();
+            genAcc = (float)p.Zip(plan.Originals).Count(x => x.First == x.Second) / m;
+        }
+        var draw = mlm ? (Ops.GumbelDraw?)null : new Ops.GumbelDraw(Options.Temperature, Options.Seed, gumbelOffset);
+        var (mlmLoss, samples) = Ops.SoftmaxCrossEntropy(logits, targets, validRows: m, gumbel: draw);
+        if (mlm)
+        {
+            if (!computeMetrics) return (mlmLoss, null);
+            float l = mlmLoss.Item();
+            return (mlmLoss, new PretrainMetrics(l, l, 0f, float.NaN, float.NaN, float.NaN, 0f, genAcc, m, batch.RealTokens));
+        }
+
+        // Corrupt: masked positions take the generator's samples. No gradient flows through the sample.
+        var original = Tensor.FromArray(batch.Ids, [n, 1], Device);
+        var corrupted = Ops.ScatterRows(original, positions, samples!.Reshape(m, 1));    // [B·T, 1]
+        var labels = Ops.NotEqual(corrupted, original).Reshape(n);                         // 1 = replaced
+        var discLogits = Discriminator!.Forward(corrupted.Reshape(b, t), types, mask);     // [B·T]
+        var weights = Tensor.FromArray(batch.AttentionMask.Select(x => x != 0 ? 1f : 0f).ToArray(), [n], Device);
+        int real = batch.RealTokens;
+        var discLoss = Ops.BceWithLogits(discLogits, labels, weights, real);
+        var loss = Ops.Add(mlmLoss, discLoss, 1f, Options.DiscWeight);
+        if (!computeMetrics) return (loss, null);
+        return (loss, Measure(loss, mlmLoss, discLoss, discLogits, labels, batch.AttentionMask, genAcc, m, real));
+    }
+
+    private static PretrainMetrics Measure(Tensor loss, Tensor mlmLoss, Tensor discLoss, Tensor discLogits, Tensor labels,
+        int[] attentionMask, float genAcc, int masked, int real)
+    {
+        using var noGrad = GradMode.NoGrad();
+        var x = discLogits.ToFloatArray();
+        var y = labels.ToFloatArray();
+        int correct = 0, replaced = 0, replacedCorrect = 0, kept = 0, keptCorrect = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            if (attentionMask[i] == 0) continue;
+            bool isReplaced = y[i] > 0.5f, predicted = x[i] > 0f;
+            bool ok = isReplaced == predicted;
+            if (ok) correct++;
+            if (isReplaced) { replaced++; if (ok) replacedCorrect++; }
+            else { kept++; if (ok) keptCorrect++; }
+        }
+        return new PretrainMetrics(
+            loss.Item(), mlmLoss.Item(), discLoss.Item(),
+            DiscAcc: (float)correct / real,
+            DiscAccReplaced: replaced == 0 ? float.NaN : (float)replacedCorrect / replaced,
+            DiscAccOriginal: kept == 0 ? float.NaN : (float)keptCorrect / kept,
+            ReplacedFrac: (float)replaced / masked,
+            GenAcc: genAcc, MaskedTokens: masked, RealTokens: real);
+    }
+}
