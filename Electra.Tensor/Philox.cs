@@ -56,9 +56,12 @@ public static class Philox
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Uniform(uint bits) => (bits >> 8) * (1f / 16777216f);
 
-    /// <summary>Uniform in the open interval (0, 1): safe to take logarithms of.</summary>
+    /// <summary>
+    /// Uniform in the open interval (0, 1): safe to take logarithms of. 23 bits, because k + ½ is exact in a float
+    /// only for k &lt; 2^23; with 24 bits the top value rounded up to exactly 1 (and half the others to even).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float UniformOpen(uint bits) => ((bits >> 8) + 0.5f) * (1f / 16777216f);
+    public static float UniformOpen(uint bits) => ((bits >> 9) + 0.5f) * (1f / 8388608f);
 
     /// <summary>
     /// A standard Gumbel draw −log(−log u). Computed with <see cref="PortableLog"/> so the CUDA kernels, doing the
