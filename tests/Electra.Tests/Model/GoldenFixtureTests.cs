@@ -4,6 +4,8 @@ using Electra.Model.Checkpoints;
 
 namespace Electra.Tests.Model;
 
+using Tensor = Electra.Tensor;
+
 /// <summary>
 /// The whole model against PyTorch: tests/fixtures/golden.safetensors holds a tiny generator + discriminator with
 /// shared embeddings (HF names), fixed inputs, and the forward outputs and gradients of the ELECTRA loss computed
