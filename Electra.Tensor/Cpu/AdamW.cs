@@ -8,6 +8,10 @@ public sealed unsafe partial class CpuBackend
     {
         float c1 = biasCorrection ? 1f / (1f - MathF.Pow(beta1, step)) : 1f;
         float c2 = biasCorrection ? 1f / (1f - MathF.Pow(beta2, step)) : 1f;
+        // Checked before any update, so a bad slot leaves every parameter untouched (and the error unwrapped).
+        foreach (var s in slots)
+            if (s.Grad.Count != s.Param.Count || s.M.Count != s.Param.Count || s.V.Count != s.Param.Count)
+                throw new ArgumentException($"AdamW: parameter {s.Param.Name ?? s.Param.Shape.ToString()} {s.Param.Shape} has grad {s.Grad.Shape}, m {s.M.Shape}, v {s.V.Shape}");
         Parallel.For(0, slots.Count, k =>
         {
             var s = slots[k];
@@ -15,8 +19,6 @@ public sealed unsafe partial class CpuBackend
             var g = F(s.Grad);
             var m = F(s.M);
             var v = F(s.V);
-            if (g.Length != p.Length || m.Length != p.Length || v.Length != p.Length)
-                throw new ArgumentException($"AdamW: parameter {s.Param.Name ?? s.Param.Shape.ToString()} has mismatched grad/state sizes");
             float wd = s.WeightDecay;
             for (int i = 0; i < p.Length; i++)
             {

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 
 namespace Electra.Cpu;
@@ -52,11 +53,20 @@ public sealed unsafe partial class CpuBackend : IBackend
         tasks = Math.Min(tasks, n);
         if (tasks <= 1) { body(0, n); return; }
         int per = (n + tasks - 1) / tasks;
-        Parallel.For(0, tasks, k =>
+        try
         {
-            int start = k * per, end = Math.Min(n, start + per);
-            if (start < end) body(start, end);
-        });
+            Parallel.For(0, tasks, k =>
+            {
+                int start = k * per, end = Math.Min(n, start + per);
+                if (start < end) body(start, end);
+            });
+        }
+        catch (AggregateException ae) when (ae.InnerExceptions.Count > 0)
+        {
+            // A worker's input error (a target outside the vocabulary, ...) reaches the caller as itself, not
+            // wrapped, exactly as when the rows run on one thread.
+            ExceptionDispatchInfo.Throw(ae.InnerExceptions[0]);
+        }
     }
 
     // ---- element-wise -------------------------------------------------------------------------------------------

@@ -163,4 +163,27 @@ public class AdamWTests
         }
         Assert.Throws<InvalidOperationException>(() => GradClip.ClipGlobalNorm([a], 1f));
     }
+
+    [Test]
+    public void MismatchedGradientIsANamedErrorAndChangesNothing()
+    {
+        using var a = Tensor.FromArray([1f, 2f]);
+        using var b = Tensor.FromArray([3f, 4f]);
+        a.Name = "dense.weight";
+        b.Name = "dense.bias";
+        using var opt = new AdamW([new ParamGroup([("dense.bias", b), ("dense.weight", a)], 0.01f)]);
+        b.Grad = Tensor.FromArray([1f, 1f]);
+        a.Grad = Tensor.FromArray([1f, 1f, 1f]);
+        try
+        {
+            var ex = Assert.Throws<ArgumentException>(() => opt.Step(0.1f));
+            Assert.That(ex!.Message, Does.Contain("dense.weight").And.Contain("[3]"));
+            Assert.That(b.ToFloatArray(), Is.EqualTo(new[] { 3f, 4f }), "no parameter was stepped");
+        }
+        finally
+        {
+            a.Grad.Dispose();
+            b.Grad.Dispose();
+        }
+    }
 }

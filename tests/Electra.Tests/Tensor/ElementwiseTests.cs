@@ -63,4 +63,15 @@ public class ElementwiseTests
         GradCheck.BackwardWeighted(y, [upstream]);
         GradCheck.AssertGradients("Sum", Reference, [x], null, (0, GradCheck.TakeGrad(tx), "x"));
     }
+
+    [Test]
+    public void ArgmaxTakesTheLowestIndexOnTiesAndNotEqualMakesLabels()
+    {
+        using var scope = new TensorScope();
+        var x = Electra.Tensor.FromArray([1f, 3f, 3f, -1f, 0f, 0f, 0f, 0f, -5f, -2f, -7f, -2f], [3, 4]);
+        Assert.That(Ops.Argmax(x).ToIntArray(), Is.EqualTo(new[] { 1, 0, 1 }));
+        var a = Electra.Tensor.FromArray([5, 6, 7, 8]);
+        var b = Electra.Tensor.FromArray([5, 0, 7, 9]);
+        Assert.That(Ops.NotEqual(a, b).ToFloatArray(), Is.EqualTo(new[] { 0f, 1f, 0f, 1f }));
+    }
 }

@@ -106,4 +106,17 @@ public class SoftmaxCrossEntropyTests
         loss.Backward();
         Assert.That(GradCheck.TakeGrad(logits), Is.All.EqualTo(0f));
     }
+
+    [TestCase(3)]
+    [TestCase(4096)] // enough rows that the backend splits them over threads
+    public void TargetOutsideTheVocabularyIsANamedError(int m)
+    {
+        const int v = 37;
+        var targets = new int[m];
+        targets[m * 3 / 4] = v;
+        using var scope = new TensorScope();
+        var logits = Tensor.Zeros([m, v]);
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => Ops.SoftmaxCrossEntropy(logits, Tensor.FromArray(targets), Ignore));
+        Assert.That(ex!.Message, Does.Contain($"row {m * 3 / 4}").And.Contain($"target {v}"));
+    }
 }
