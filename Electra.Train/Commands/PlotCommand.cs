@@ -1,0 +1,48 @@
+using System.CommandLine;
+using Electra.Train.Reporting;
+
+namespace Electra.Train.Commands;
+
+/// <summary><c>electra plot --metrics run/metrics.jsonl --out loss.png</c>: training curves as a PNG.</summary>
+public static class PlotCommand
+{
+    public static Command Create()
+    {
+        var metrics = new Option<FileInfo>("--metrics")
+        {
+            Description = "metrics.jsonl written by pretrain or finetune (one JSON object per logged step)",
+            Required = true,
+        };
+        var output = new Option<FileInfo>("--out")
+        {
+            Description = "PNG to write (default: the metrics file with a .png extension)",
+        };
+        var width = new Option<int>("--width") { Description = "image width in pixels", DefaultValueFactory = _ => 1000 };
+        var panelHeight = new Option<int>("--panel-height") { Description = "height of each stacked panel in pixels", DefaultValueFactory = _ => 280 };
+
+        var command = new Command("plot", "Plot loss, accuracy/score and learning-rate curves from a metrics.jsonl as a PNG");
+        command.Options.Add(metrics);
+        command.Options.Add(output);
+        command.Options.Add(width);
+        command.Options.Add(panelHeight);
+        command.SetAction(parseResult =>
+        {
+            var input = parseResult.GetValue(metrics)!;
+            var outPath = parseResult.GetValue(output)?.FullName ?? Path.ChangeExtension(input.FullName, ".png");
+            try
+            {
+                var summary = MetricsPlot.Render(input.FullName, outPath, parseResult.GetValue(width), parseResult.GetValue(panelHeight));
+                foreach (var (panel, series) in summary.Panels)
+                    Console.WriteLine($"{panel}: {string.Join(", ", series)}");
+                Console.WriteLine($"wrote {outPath} ({summary.Records} records)");
+                return 0;
+            }
+            catch (Exception e) when (e is FileNotFoundException or FormatException or ArgumentException)
+            {
+                Console.Error.WriteLine($"electra plot: {e.Message}");
+                return 1;
+            }
+        });
+        return command;
+    }
+}
