@@ -48,6 +48,8 @@ public sealed record ShardManifest
         }
         if (manifest is null || manifest.Format != ShardFormat.Magic)
             throw new InvalidDataException($"{path}: format \"{manifest?.Format}\", expected \"{ShardFormat.Magic}\"");
+        if (manifest.Version != ShardFormat.Version)
+            throw new InvalidDataException($"{path}: format version {manifest.Version}, this build reads version {ShardFormat.Version}");
         if (manifest.Shards.Count == 0) throw new InvalidDataException($"{path}: lists no shards");
         return manifest;
     }
