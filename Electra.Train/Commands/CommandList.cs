@@ -7,6 +7,7 @@ public static class CommandList
 {
     public static IEnumerable<Command> All()
     {
+        yield return PrepareDataCommand.Create();
         yield return PlotCommand.Create();
     }
 }
