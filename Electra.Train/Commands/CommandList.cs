@@ -8,6 +8,9 @@ public static class CommandList
     public static IEnumerable<Command> All()
     {
         yield return PrepareDataCommand.Create();
+        yield return PretrainCommand.Create();
+        yield return ScoreCommand.Create();
+        yield return BenchCommand.Create();
         yield return PlotCommand.Create();
     }
 }
