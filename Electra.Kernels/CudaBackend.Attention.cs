@@ -8,7 +8,4 @@ public sealed partial class CudaBackend
 
     public void AttentionBackward(Tensor dOutput, Tensor qkv, Tensor keyMask, Tensor output, Tensor lse, int heads, float scale, float dropout, ulong seed, ulong offset, Tensor dQkv) =>
         throw Pending("AttentionBackward", "attention.cu");
-
-    private static NotSupportedException Pending(string op, string source) =>
-        new($"CudaBackend.{op} is not wired yet: its kernel (kernels-cu/{source}) comes with the flagship-kernels work (issue 4)");
 }
