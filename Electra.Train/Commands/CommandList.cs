@@ -12,5 +12,6 @@ public static class CommandList
         yield return ScoreCommand.Create();
         yield return BenchCommand.Create();
         yield return PlotCommand.Create();
+        yield return InfoCommand.Create();
     }
 }
