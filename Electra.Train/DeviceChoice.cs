@@ -17,7 +17,7 @@ public static class DeviceChoice
         }
         catch (Exception e) when (r == "auto" && CudaSupport.IsUnavailable(e))
         {
-            return (Device.Cpu, $"cpu (no CUDA: {e.Message})");
+            return (Device.Cpu, $"cpu (no CUDA: {e.Message.Split('\n')[0].TrimEnd(':', ' ')})");
         }
     }
 }
