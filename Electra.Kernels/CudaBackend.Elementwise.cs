@@ -1,0 +1,156 @@
+using Electra.Cuda.Interop;
+
+namespace Electra.Cuda;
+
+public sealed unsafe partial class CudaBackend
+{
+    private const string Elementwise = "elementwise.cu";
+    private const string Reduce = "reduce.cu";
+
+    public void Fill(Tensor dst, float value)
+    {
+        Own("Fill", dst);
+        CudaDevice.MakeCurrent();
+        switch (dst.DType)
+        {
+            case DType.F32:
+                Driver.Check(Driver.cuMemsetD32Async(Ptr(dst), BitConverter.SingleToUInt32Bits(value), (nuint)dst.Count, CudaDevice.Stream), "cuMemsetD32Async(Fill f32)");
+                break;
+            case DType.I32:
+                Driver.Check(Driver.cuMemsetD32Async(Ptr(dst), unchecked((uint)(int)value), (nuint)dst.Count, CudaDevice.Stream), "cuMemsetD32Async(Fill i32)");
+                break;
+            case DType.BF16:
+                K(Elementwise, "fill_u16").Launch1D(dst.Count, Threads, dst, (uint)BFloat16.FromFloat(value), dst.Count);
+                break;
+        }
+    }
+
+    public void Copy(Tensor src, Tensor dst)
+    {
+        Own("Copy", src, dst);
+        SameCount("Copy", src, dst);
+        if (src.DType == dst.DType)
+        {
+            CudaDevice.MakeCurrent();
+            if (src.Pointer != dst.Pointer && src.Bytes > 0)
+                Driver.Check(Driver.cuMemcpyDtoDAsync_v2(Ptr(dst), Ptr(src), (nuint)src.Bytes, CudaDevice.Stream), "cuMemcpyDtoDAsync_v2");
+        }
+        else if (src.DType == DType.F32 && dst.DType == DType.BF16) K(Elementwise, "f32_to_bf16").Launch1D(src.Count, Threads, src, dst, src.Count);
+        else if (src.DType == DType.BF16 && dst.DType == DType.F32) K(Elementwise, "bf16_to_f32").Launch1D(src.Count, Threads, src, dst, src.Count);
+        else throw new ArgumentException($"Copy: no conversion from {src.DType.Name()} to {dst.DType.Name()}");
+    }
+
+    public void Add(Tensor a, Tensor b, Tensor dst, float alpha, float beta)
+    {
+        Own("Add", a, b, dst);
+        SameCount("Add", a, b);
+        SameCount("Add", a, dst);
+        K(Elementwise, "add_scaled").Launch1D(a.Count, Threads, a, b, dst, alpha, beta, a.Count);
+    }
+
+    public void Scale(Tensor x, float alpha, Tensor dst)
+    {
+        Own("Scale", x, dst);
+        SameCount("Scale", x, dst);
+        K(Elementwise, "scale").Launch1D(x.Count, Threads, x, dst, alpha, x.Count);
+    }
+
+    public void ScaleByScalar(Tensor x, Tensor scalar, float alpha, Tensor dst)
+    {
+        Own("ScaleByScalar", x, scalar, dst);
+        SameCount("ScaleByScalar", x, dst);
+        if (scalar.Count != 1) throw new ArgumentException($"ScaleByScalar: scalar must have one element, got {scalar.Shape}");
+        K(Elementwise, "scale_by_scalar").Launch1D(x.Count, Threads, x, scalar, dst, alpha, x.Count);
+    }
+
+    public void NotEqual(Tensor a, Tensor b, Tensor dst)
+    {
+        Own("NotEqual", a, b, dst);
+        SameCount("NotEqual", a, b);
+        SameCount("NotEqual", a, dst);
+        K(Elementwise, "not_equal_i32").Launch1D(a.Count, Threads, a, b, dst, a.Count);
+    }
+
+    public void Argmax(Tensor x, Tensor dst)
+    {
+        Own("Argmax", x, dst);
+        int rows = (int)x.Shape.Rows, cols = x.Shape.Last;
+        if (dst.Count != rows) throw new ArgumentException($"Argmax: dst {dst.Shape} needs {rows} elements");
+        K(Reduce, "argmax_rows").Launch(((uint)rows, 1, 1), (Threads, 1, 1), 0, x, cols, dst);
+    }
+
+    public void Sum(Tensor x, Tensor dst, float scale)
+    {
+        Own("Sum", x, dst);
+        if (dst.Count != 1) throw new ArgumentException($"Sum: dst must have one element, got {dst.Shape}");
+        // A fixed grid for a given size: the same partition, hence the same bits, every run.
+        int blocks = (int)Math.Clamp((x.Count + Threads * 8 - 1) / (Threads * 8), 1, 1024);
+        using var partials = Scratch(blocks);
+        K(Reduce, "sum_partial").Launch(((uint)blocks, 1, 1), (Threads, 1, 1), 0, x, x.Count, partials);
+        K(Reduce, "sum_finish").Launch((1, 1, 1), (Threads, 1, 1), 0, partials, blocks, dst, scale);
+    }
+
+    public void AddBias(Tensor x, Tensor bias, Tensor y)
+    {
+        Own("AddBias", x, bias, y);
+        CheckBias("AddBias", x, bias, y);
+        K(Elementwise, "add_bias").Launch1D(x.Count, Threads, x, bias, y, x.Shape.Rows, x.Shape.Last);
+    }
+
+    public void SumRows(Tensor dY, Tensor dBias, float beta)
+    {
+        Own("SumRows", dY, dBias);
+        int cols = dY.Shape.Last;
+        if (dBias.Count != cols) throw new ArgumentException($"SumRows: dBias {dBias.Shape} needs {cols} elements for dY {dY.Shape}");
+        ColumnSums(dY, dY.Shape.Rows, cols, dBias, beta);
+    }
+
+    /// <summary>Deterministic column sums of a [rows, cols] matrix into dst (beta·dst + Σ), two stages.</summary>
+    internal void ColumnSums(Tensor x, long rows, int cols, Tensor dst, float beta)
+    {
+        const int rowsPerBlock = 256;
+        int rowBlocks = (int)Math.Max(1, (rows + rowsPerBlock - 1) / rowsPerBlock);
+        using var partials = Scratch((long)rowBlocks * cols);
+        K(Reduce, "column_sums_partial").Launch(((uint)((cols + 31) / 32), (uint)rowBlocks, 1), (32, 8, 1), 0, x, rows, cols, rowsPerBlock, partials);
+        K(Reduce, "column_sums_finish").Launch(((uint)((cols + Threads - 1) / Threads), 1, 1), (Threads, 1, 1), 0, partials, rowBlocks, cols, dst, beta);
+    }
+
+    public void BiasGeluForward(Tensor x, Tensor bias, Tensor y)
+    {
+        Own("BiasGeluForward", x, bias, y);
+        CheckBias("BiasGeluForward", x, bias, y);
+        K(Elementwise, "bias_gelu_forward").Launch1D(x.Count, Threads, x, bias, y, x.Shape.Rows, x.Shape.Last);
+    }
+
+    public void BiasGeluBackward(Tensor dY, Tensor x, Tensor bias, Tensor dX, Tensor dBias)
+    {
+        Own("BiasGeluBackward", dY, x, bias, dX, dBias);
+        CheckBias("BiasGeluBackward", x, bias, dX);
+        SameCount("BiasGeluBackward", dY, x);
+        K(Elementwise, "bias_gelu_backward").Launch1D(x.Count, Threads, dY, x, bias, dX, x.Shape.Rows, x.Shape.Last);
+        ColumnSums(dX, x.Shape.Rows, x.Shape.Last, dBias, 0f);
+    }
+
+    private static void CheckBias(string op, Tensor x, Tensor bias, Tensor y)
+    {
+        SameCount(op, x, y);
+        if (bias.Count != x.Shape.Last) throw new ArgumentException($"{op}: bias {bias.Shape} does not match the last axis of {x.Shape}");
+    }
+
+    public void BceWithLogits(Tensor logits, Tensor labels, Tensor weights, Tensor losses, Tensor dLogits, float gradScale)
+    {
+        Own("BceWithLogits", logits, labels, weights, losses, dLogits);
+        long n = logits.Count;
+        if (labels.Count != n || weights.Count != n || losses.Count != n || dLogits.Count != n)
+            throw new ArgumentException($"BceWithLogits: labels, weights, losses and dLogits need {n} elements");
+        K("bce.cu", "bce_with_logits").Launch1D(n, Threads, logits, labels, weights, losses, dLogits, gradScale, n);
+    }
+
+    public void Dropout(Tensor x, float p, ulong seed, ulong offset, Tensor y)
+    {
+        Own("Dropout", x, y);
+        SameCount("Dropout", x, y);
+        float keep = 1f / (1f - p);
+        K("dropout.cu", "dropout_forward").Launch1D((x.Count + 3) / 4, Threads, x, y, p, keep, seed, offset, x.Count);
+    }
+}

@@ -1,0 +1,57 @@
+using Electra.Cuda.Interop;
+
+namespace Electra.Cuda;
+
+public sealed unsafe partial class CudaBackend
+{
+    /// <summary>
+    /// Row-major C = α·op(A)·op(B) + β·C through column-major cuBLAS: a row-major matrix is its own transpose in
+    /// column-major, so cuBLAS computes Cᵀ = op(B)ᵀ·op(A)ᵀ with the operands swapped and no data moved.
+    /// F32 runs in TF32 on tensor cores (<see cref="AllowTf32"/>); BF16 A and B accumulate in F32.
+    /// </summary>
+    public void Gemm(Tensor a, bool transA, Tensor b, bool transB, Tensor c, float alpha = 1f, float beta = 0f)
+    {
+        Own("Gemm", a, b, c);
+        if (a.DType != b.DType || a.DType is not (DType.F32 or DType.BF16) || c.DType is not (DType.F32 or DType.BF16))
+            throw new ArgumentException($"Gemm: A and B must both be f32 or both bf16, C f32 or bf16; got {a.DType.Name()}, {b.DType.Name()}, {c.DType.Name()}");
+        if (a.Rank != b.Rank || a.Rank != c.Rank || a.Rank is < 2 or > 3)
+            throw new ArgumentException($"Gemm: A {a.Shape}, B {b.Shape}, C {c.Shape} must all be rank 2, or all rank 3 with a shared batch");
+        int batch = a.Rank == 3 ? a.Shape[0] : 1;
+        if (a.Rank == 3 && (b.Shape[0] != batch || c.Shape[0] != batch))
+            throw new ArgumentException($"Gemm: batch sizes of A {a.Shape}, B {b.Shape}, C {c.Shape} differ");
+        int m = transA ? a.Shape[-1] : a.Shape[-2];
+        int k = transA ? a.Shape[-2] : a.Shape[-1];
+        int kb = transB ? b.Shape[-1] : b.Shape[-2];
+        int n = transB ? b.Shape[-2] : b.Shape[-1];
+        if (k != kb || c.Shape[-2] != m || c.Shape[-1] != n)
+            throw new ArgumentException($"Gemm: op(A) [{m}, {k}] · op(B) [{kb}, {n}] does not fit C {c.Shape} (A {a.Shape}{(transA ? "ᵀ" : "")}, B {b.Shape}{(transB ? "ᵀ" : "")})");
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            // cuBLAS would skip the β scaling for some shapes; do it explicitly.
+            if (beta == 0f) Fill(c, 0f);
+            else Scale(c, beta, c);
+            return;
+        }
+
+        CudaDevice.MakeCurrent();
+        var ab = a.DType == DType.F32 ? CudaDataType.R32F : CudaDataType.R16BF;
+        var ct = c.DType == DType.F32 ? CudaDataType.R32F : CudaDataType.R16BF;
+        var compute = a.DType == DType.F32 && AllowTf32 ? CublasComputeType.C32FFastTf32 : CublasComputeType.C32F;
+        var opB = transB ? CublasOperation.T : CublasOperation.N;
+        var opA = transA ? CublasOperation.T : CublasOperation.N;
+        int ldb = transB ? k : n, lda = transA ? m : k, ldc = n;
+        float al = alpha, be = beta;
+        if (batch == 1)
+        {
+            Cublas.Check(Cublas.cublasGemmEx(_cublas, opB, opA, n, m, k, &al, Ptr(b), ab, ldb, Ptr(a), ab, lda, &be, Ptr(c), ct, ldc, compute, Cublas.GemmDefault),
+                $"cublasGemmEx(m={m}, n={n}, k={k}, transA={transA}, transB={transB})");
+        }
+        else
+        {
+            Cublas.Check(Cublas.cublasGemmStridedBatchedEx(_cublas, opB, opA, n, m, k, &al, Ptr(b), ab, ldb, (long)k * n, Ptr(a), ab, lda, (long)m * k,
+                    &be, Ptr(c), ct, ldc, (long)m * n, batch, compute, Cublas.GemmDefault),
+                $"cublasGemmStridedBatchedEx(batch={batch}, m={m}, n={n}, k={k}, transA={transA}, transB={transB})");
+        }
+    }
+}

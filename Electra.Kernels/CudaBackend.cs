@@ -1,0 +1,173 @@
+using System.Runtime.InteropServices;
+using Electra.Cuda.Interop;
+
+namespace Electra.Cuda;
+
+/// <summary>
+/// The CUDA backend: every IBackend primitive as a kernel of kernels-cu/ or a cuBLAS call, all queued on the
+/// device's one stream. Host code never waits except in copies to the host and <see cref="Synchronize"/>.
+/// Index errors found by kernels (an embedding id out of range…) are raised at the next synchronisation.
+/// Families live in partial files named after them.
+/// </summary>
+public sealed unsafe partial class CudaBackend : IBackend, IDisposable
+{
+    private const int Threads = 256;
+    private const long StagingChunk = 32L << 20;
+
+    private readonly PinnedBuffer _staging = new();
+    private readonly Lock _copyGate = new();
+    private readonly ulong _errors; // int[4] on the device: code, position, value
+    private readonly nint _cublas;
+    private readonly ulong _cublasWorkspace;
+    private bool _disposed;
+
+    private CudaBackend(CudaDevice device)
+    {
+        CudaDevice = device;
+        Device = Electra.Device.Cuda(device.Ordinal);
+        device.MakeCurrent();
+        Driver.Check(Driver.cuMemAlloc_v2(out _errors, 16), "cuMemAlloc_v2(errors)");
+        Driver.Check(Driver.cuMemsetD32_v2(_errors, 0, 4), "cuMemsetD32_v2(errors)");
+        NativeLibraries.Require(NativeLibraries.Cublas);
+        Cublas.Check(Cublas.cublasCreate_v2(out _cublas), "cublasCreate_v2");
+        Cublas.Check(Cublas.cublasSetStream_v2(_cublas, device.Stream), "cublasSetStream_v2");
+        Cublas.Check(Cublas.cublasSetMathMode(_cublas, CublasMath.Tf32TensorOp), "cublasSetMathMode(TF32)");
+        // A workspace of our own keeps cuBLAS from allocating inside a graph capture.
+        const long workspace = 32L << 20;
+        Driver.Check(Driver.cuMemAlloc_v2(out _cublasWorkspace, (nuint)workspace), "cuMemAlloc_v2(cublas workspace)");
+        Cublas.Check(Cublas.cublasSetWorkspace_v2(_cublas, _cublasWorkspace, (nuint)workspace), "cublasSetWorkspace_v2");
+        Cublas.Check(Cublas.cublasGetVersion_v2(_cublas, out var v), "cublasGetVersion_v2");
+        CublasVersion = v;
+    }
+
+    /// <summary>
+    /// Opens device <paramref name="device"/>, registers the backend with <see cref="Backends"/> and returns it.
+    /// Throws <see cref="CudaUnavailableException"/> (with the reason) when there is no usable driver or device.
+    /// </summary>
+    public static CudaBackend Create(int device = 0)
+    {
+        var backend = new CudaBackend(CudaDevice.Open(device));
+        Backends.Register(backend);
+        return backend;
+    }
+
+    public Device Device { get; }
+    public CudaDevice CudaDevice { get; }
+    public CudaAllocator Allocator => CudaDevice.Allocator;
+    public int CublasVersion { get; }
+
+    /// <summary>F32 GEMMs on tensor cores in TF32 (10-bit mantissa inputs, F32 accumulation). On by default.</summary>
+    public bool AllowTf32 { get; set; } = true;
+
+    public Storage Allocate(long bytes) => new CudaStorage(this, Allocator, bytes);
+
+    internal CudaKernel K(string source, string kernel) => CudaDevice.Kernel(source, kernel);
+
+    internal static ulong Ptr(Tensor t) => (ulong)t.Pointer;
+
+    internal nint ErrorsPointer => (nint)_errors;
+
+    // ---- copies and synchronisation ------------------------------------------------------------------------------
+
+    public void CopyFromHost(ReadOnlySpan<byte> source, Tensor destination)
+    {
+        if (source.Length != destination.Bytes)
+            throw new ArgumentException($"CopyFromHost: {source.Length} bytes for a tensor of {destination.Bytes}");
+        CudaDevice.MakeCurrent();
+        lock (_copyGate)
+        {
+            ulong dst = Ptr(destination);
+            for (long done = 0; done < source.Length;)
+            {
+                long n = Math.Min(StagingChunk, source.Length - done);
+                _staging.EnsureCapacity(n);
+                source.Slice((int)done, (int)n).CopyTo(_staging.Span(n));
+                Driver.Check(Driver.cuMemcpyHtoDAsync_v2(dst + (ulong)done, (void*)_staging.Pointer, (nuint)n, CudaDevice.Stream), "cuMemcpyHtoDAsync_v2");
+                // The staging buffer is reused by the next chunk: wait until the DMA has read it.
+                Driver.Check(Driver.cuStreamSynchronize(CudaDevice.Stream), "cuStreamSynchronize");
+                done += n;
+            }
+        }
+    }
+
+    public void CopyToHost(Tensor source, Span<byte> destination)
+    {
+        if (destination.Length != source.Bytes)
+            throw new ArgumentException($"CopyToHost: {destination.Length} bytes for a tensor of {source.Bytes}");
+        CudaDevice.MakeCurrent();
+        lock (_copyGate)
+        {
+            ulong src = Ptr(source);
+            for (long done = 0; done < destination.Length;)
+            {
+                long n = Math.Min(StagingChunk, destination.Length - done);
+                _staging.EnsureCapacity(n);
+                Driver.Check(Driver.cuMemcpyDtoHAsync_v2((void*)_staging.Pointer, src + (ulong)done, (nuint)n, CudaDevice.Stream), "cuMemcpyDtoHAsync_v2");
+                Driver.Check(Driver.cuStreamSynchronize(CudaDevice.Stream), "cuStreamSynchronize");
+                _staging.Span(n).CopyTo(destination.Slice((int)done, (int)n));
+                done += n;
+            }
+        }
+        ThrowDeferredErrors();
+    }
+
+    public void Synchronize()
+    {
+        CudaDevice.Synchronize();
+        ThrowDeferredErrors();
+    }
+
+    /// <summary>Reads the device's error slot (after a synchronisation) and throws what a kernel reported.</summary>
+    private void ThrowDeferredErrors()
+    {
+        var e = stackalloc int[4];
+        Driver.Check(Driver.cuMemcpyDtoH_v2(e, _errors, 16), "cuMemcpyDtoH_v2(errors)");
+        if (e[0] == 0) return;
+        Driver.Check(Driver.cuMemsetD32_v2(_errors, 0, 4), "cuMemsetD32_v2(errors)");
+        throw e[0] switch
+        {
+            1 => new ArgumentOutOfRangeException("ids", $"Embedding: id {e[2]} at position {e[1]} is outside the table (found by the CUDA kernel)"),
+            2 => new ArgumentOutOfRangeException("indices", $"GatherRows: index {e[2]} at {e[1]} is outside the source rows (found by the CUDA kernel)"),
+            3 => new ArgumentOutOfRangeException("indices", $"ScatterRows: index {e[2]} at {e[1]} is outside the destination rows (found by the CUDA kernel)"),
+            4 => new ArgumentOutOfRangeException("targets", $"SoftmaxCrossEntropy: row {e[1]} has target {e[2]}, outside the vocabulary (found by the CUDA kernel)"),
+            _ => new CudaException($"a CUDA kernel reported error code {e[0]} at {e[1]} (value {e[2]})"),
+        };
+    }
+
+    // ---- checks shared by the primitives -------------------------------------------------------------------------
+
+    internal void Own(string op, params ReadOnlySpan<Tensor?> tensors)
+    {
+        foreach (var t in tensors)
+            if (t is not null && t.Device != Device)
+                throw new ArgumentException($"{op}: a tensor {t.Shape} is on {t.Device}, not {Device}");
+    }
+
+    internal static void SameCount(string op, Tensor a, Tensor b)
+    {
+        if (a.Count != b.Count) throw new ArgumentException($"{op}: {a.Shape} and {b.Shape} have different element counts");
+    }
+
+    internal static void Require(string op, Tensor t, DType dtype)
+    {
+        if (t.DType != dtype) throw new ArgumentException($"{op}: expected a {dtype.Name()} tensor, got {t.DType.Name()} {t.Shape}");
+    }
+
+    /// <summary>Scratch device memory from the pool, returned when disposed (stream order keeps it safe).</summary>
+    internal Tensor Scratch(long elements, DType dtype = DType.F32) => Tensor.Empty([checked((int)Math.Max(elements, 1))], dtype, Device);
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        CudaDevice.MakeCurrent();
+        Driver.cuStreamSynchronize(CudaDevice.Stream);
+        foreach (var t in _tables.Values) t.Dispose();
+        _tables.Clear();
+        Cublas.cublasDestroy_v2(_cublas);
+        Driver.cuMemFree_v2(_cublasWorkspace);
+        Driver.cuMemFree_v2(_errors);
+        _staging.Dispose();
+        CudaDevice.Dispose();
+    }
+}

@@ -1,0 +1,168 @@
+// Shared device helpers for every kernel in kernels-cu/. No toolkit header is included on purpose: the kernels
+// compile under NVRTC 11.8 (Debian, CI) and 12/13 (GPU hosts) with nothing but the compiler's built-ins, so bf16
+// is a raw 16-bit pattern here and every conversion is spelled out.
+#pragma once
+
+typedef unsigned short bf16_t;
+typedef long long i64;
+typedef unsigned long long u64;
+
+#define WARP_SIZE 32
+#define FULL_MASK 0xffffffffu
+
+// ---- bf16 <-> float --------------------------------------------------------------------------------------------
+// Same rounding as Electra.BFloat16: nearest-even on the top half of the float; NaN stays NaN.
+
+__device__ __forceinline__ float bf16_to_float(bf16_t h) { return __uint_as_float(((unsigned)h) << 16); }
+
+__device__ __forceinline__ bf16_t float_to_bf16(float f)
+{
+    unsigned bits = __float_as_uint(f);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) return (bf16_t)((bits >> 16) | 0x0040u);
+    unsigned rounding = 0x7fffu + ((bits >> 16) & 1u);
+    return (bf16_t)((bits + rounding) >> 16);
+}
+
+// ---- reductions --------------------------------------------------------------------------------------------------
+// Fixed butterfly orders: the same inputs always give the same bits (no atomics in any reduction).
+
+__device__ __forceinline__ float warp_sum(float v)
+{
+    for (int o = WARP_SIZE / 2; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v)
+{
+    for (int o = WARP_SIZE / 2; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(FULL_MASK, v, o));
+    return v;
+}
+
+__device__ __forceinline__ double warp_sum_double(double v)
+{
+    for (int o = WARP_SIZE / 2; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
+    return v;
+}
+
+// Block-wide sum returned to every thread. `scratch` holds at least 32 floats; blockDim.x a multiple of 32.
+__device__ __forceinline__ float block_sum(float v, float* scratch)
+{
+    int lane = threadIdx.x % WARP_SIZE, warp = threadIdx.x / WARP_SIZE, warps = blockDim.x / WARP_SIZE;
+    v = warp_sum(v);
+    __syncthreads(); // scratch may still be read by a previous call
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    v = lane < warps ? scratch[lane] : 0.f;
+    return warp_sum(v);
+}
+
+__device__ __forceinline__ float block_max(float v, float* scratch)
+{
+    int lane = threadIdx.x % WARP_SIZE, warp = threadIdx.x / WARP_SIZE, warps = blockDim.x / WARP_SIZE;
+    v = warp_max(v);
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    v = lane < warps ? scratch[lane] : -__int_as_float(0x7f800000);
+    return warp_max(v);
+}
+
+__device__ __forceinline__ double block_sum_double(double v, double* scratch)
+{
+    int lane = threadIdx.x % WARP_SIZE, warp = threadIdx.x / WARP_SIZE, warps = blockDim.x / WARP_SIZE;
+    v = warp_sum_double(v);
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    v = lane < warps ? scratch[lane] : 0.0;
+    return warp_sum_double(v);
+}
+
+// ---- Philox4x32-10 -------------------------------------------------------------------------------------------------
+// The stream of Electra.Philox, bit for bit: key = seed; counter = (index/4 as 64 bits, offset as 64 bits);
+// element `index` takes word index % 4 of its block.
+
+struct philox4 { unsigned x, y, z, w; };
+
+__device__ __forceinline__ philox4 philox_block(unsigned c0, unsigned c1, unsigned c2, unsigned c3, unsigned k0, unsigned k1)
+{
+    const unsigned M0 = 0xD2511F53u, M1 = 0xCD9E8D57u, W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
+#pragma unroll
+    for (int round = 0; round < 10; round++)
+    {
+        if (round > 0) { k0 += W0; k1 += W1; }
+        unsigned hi0 = __umulhi(M0, c0), lo0 = M0 * c0;
+        unsigned hi1 = __umulhi(M1, c2), lo1 = M1 * c2;
+        unsigned n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
+        c0 = n0; c1 = lo1; c2 = n2; c3 = lo0;
+    }
+    philox4 r = { c0, c1, c2, c3 };
+    return r;
+}
+
+// The four words of block `block` (elements 4·block … 4·block+3) in stream (seed, offset).
+__device__ __forceinline__ philox4 philox_words(u64 seed, u64 offset, u64 block)
+{
+    return philox_block((unsigned)block, (unsigned)(block >> 32), (unsigned)offset, (unsigned)(offset >> 32),
+                        (unsigned)seed, (unsigned)(seed >> 32));
+}
+
+__device__ __forceinline__ unsigned philox_word(philox4 r, unsigned w)
+{
+    return w == 0 ? r.x : w == 1 ? r.y : w == 2 ? r.z : r.w;
+}
+
+// The 32 random bits of element `index` in stream (seed, offset).
+__device__ __forceinline__ unsigned philox_bits(u64 seed, u64 offset, u64 index)
+{
+    return philox_word(philox_words(seed, offset, index >> 2), (unsigned)(index & 3));
+}
+
+// Uniform in [0, 1) with 24 bits (exact, so no rounding mode matters).
+__device__ __forceinline__ float philox_uniform(unsigned bits) { return __uint2float_rn(bits >> 8) * 0x1p-24f; }
+
+// Uniform in (0, 1): the +0.5 rounds (to nearest even) exactly as the C# float addition does.
+__device__ __forceinline__ float philox_uniform_open(unsigned bits)
+{
+    return __fmul_rn(__fadd_rn(__uint2float_rn(bits >> 8), 0.5f), 0x1p-24f);
+}
+
+// Electra.Philox.PortableLog: basic IEEE operations in the C# order, each explicitly rounded (no FMA contraction),
+// so the result is bit-identical to the CPU's.
+__device__ __forceinline__ float portable_log(float x)
+{
+    unsigned bits = __float_as_uint(x);
+    int e = (int)((bits >> 23) & 0xFFu) - 127;
+    float m = __uint_as_float((bits & 0x007FFFFFu) | 0x3F800000u);
+    if (m > 0x1.6a09e6p+0f) { m = __fmul_rn(m, 0.5f); e += 1; }
+    float s = __fdiv_rn(__fadd_rn(m, -1.f), __fadd_rn(m, 1.f));
+    float s2 = __fmul_rn(s, s);
+    float poly = 0x1.c71c72p-3f;                               // 2/9
+    poly = __fadd_rn(__fmul_rn(poly, s2), 0x1.24924ap-2f);     // 2/7
+    poly = __fadd_rn(__fmul_rn(poly, s2), 0x1.99999ap-2f);     // 2/5
+    poly = __fadd_rn(__fmul_rn(poly, s2), 0x1.555556p-1f);     // 2/3
+    poly = __fadd_rn(__fmul_rn(poly, s2), 2.f);
+    return __fadd_rn(__fmul_rn((float)e, 0x1.62e430p-1f), __fmul_rn(s, poly)); // ln 2
+}
+
+// A standard Gumbel draw −log(−log u), u = philox_uniform_open(bits).
+__device__ __forceinline__ float philox_gumbel(unsigned bits)
+{
+    return -portable_log(-portable_log(philox_uniform_open(bits)));
+}
+
+// ---- launch helpers ----------------------------------------------------------------------------------------------
+
+// Grid-stride loop over [0, n) with 64-bit indices.
+#define GRID_STRIDE(i, n) for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)blockDim.x * gridDim.x)
+
+// Reports the first bad index seen by any thread; the host reads it back at the next synchronisation.
+// errors[0] = code (0 = none), errors[1] = position, errors[2] = the offending value.
+__device__ __forceinline__ void report_error(int* errors, int code, i64 position, int value)
+{
+    if (atomicCAS(errors, 0, code) == 0)
+    {
+        errors[1] = (int)position;
+        errors[2] = value;
+    }
+}

@@ -1,0 +1,18 @@
+// Inverted dropout with the Philox stream of Electra.Philox: element i keeps iff uniform(bits(seed, offset, i)) ≥ p.
+// One Philox block serves four consecutive elements, so each thread handles four.
+#include "common.cuh"
+
+extern "C" __global__ void dropout_forward(const float* x, float* y, float p, float keepScale, u64 seed, u64 offset, i64 n)
+{
+    GRID_STRIDE(b, (n + 3) / 4)
+    {
+        philox4 r = philox_words(seed, offset, (u64)b);
+        unsigned words[4] = { r.x, r.y, r.z, r.w };
+#pragma unroll
+        for (int w = 0; w < 4; w++)
+        {
+            i64 i = b * 4 + w;
+            if (i < n) y[i] = philox_uniform(words[w]) >= p ? x[i] * keepScale : 0.f;
+        }
+    }
+}

@@ -1,0 +1,121 @@
+// Deterministic reductions: every sum runs in a fixed tree (a fixed grid, fixed per-thread ranges, fixed
+// butterflies) in two stages, so the same input gives the same bits on every run. No atomics.
+#include "common.cuh"
+
+// Stage 1 of a full sum: block b sums its grid-stride share of x into partials[b].
+extern "C" __global__ void sum_partial(const float* x, i64 n, float* partials)
+{
+    __shared__ float scratch[32];
+    float acc = 0.f;
+    GRID_STRIDE(i, n) acc += x[i];
+    acc = block_sum(acc, scratch);
+    if (threadIdx.x == 0) partials[blockIdx.x] = acc;
+}
+
+// Stage 2 (one block): dst[0] = scale · Σ partials, accumulated in double.
+extern "C" __global__ void sum_finish(const float* partials, int count, float* dst, float scale)
+{
+    __shared__ double scratch[32];
+    double acc = 0.0;
+    for (int i = threadIdx.x; i < count; i += blockDim.x) acc += partials[i];
+    acc = block_sum_double(acc, scratch);
+    if (threadIdx.x == 0) dst[0] = (float)(acc * scale);
+}
+
+// Column sums of x [rows, cols], stage 1: block (tile, rb) sums rows [rb·rowsPerBlock, …) of 32 columns.
+// blockDim = (32, 8): 32 columns × 8 row lanes, combined in lane order.
+extern "C" __global__ void column_sums_partial(const float* x, i64 rows, int cols, int rowsPerBlock, float* partials)
+{
+    __shared__ float lanes[8][33];
+    int col = blockIdx.x * 32 + threadIdx.x;
+    i64 start = (i64)blockIdx.y * rowsPerBlock;
+    i64 end = min(rows, start + rowsPerBlock);
+    float acc = 0.f;
+    if (col < cols)
+        for (i64 r = start + threadIdx.y; r < end; r += 8) acc += x[r * cols + col];
+    lanes[threadIdx.y][threadIdx.x] = acc;
+    __syncthreads();
+    if (threadIdx.y == 0 && col < cols)
+    {
+        float s = lanes[0][threadIdx.x];
+        for (int k = 1; k < 8; k++) s += lanes[k][threadIdx.x];
+        partials[(i64)blockIdx.y * cols + col] = s;
+    }
+}
+
+// Stage 2: dst[c] = beta·dst[c] + Σ_rb partials[rb, c] (dst is not read when beta = 0: it may hold garbage).
+extern "C" __global__ void column_sums_finish(const float* partials, int rowBlocks, int cols, float* dst, float beta)
+{
+    int col = blockIdx.x * blockDim.x + threadIdx.x;
+    if (col >= cols) return;
+    float s = 0.f;
+    for (int b = 0; b < rowBlocks; b++) s += partials[(i64)b * cols + col];
+    dst[col] = beta == 0.f ? s : beta * dst[col] + s;
+}
+
+// dst[r] = argmax_c x[r, c], lowest index on ties; a NaN wins over numbers (as the CPU's IndexOfMax).
+__device__ __forceinline__ bool better(float v, int i, float bv, int bi)
+{
+    bool vn = v != v, bn = bv != bv;
+    if (vn || bn) return vn && (!bn || i < bi);
+    return v > bv || (v == bv && i < bi);
+}
+
+extern "C" __global__ void argmax_rows(const float* x, int cols, int* dst)
+{
+    __shared__ float sv[32];
+    __shared__ int si[32];
+    const float* row = x + (i64)blockIdx.x * cols;
+    float best = -__int_as_float(0x7f800000);
+    int bestIndex = 0x7fffffff;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x)
+        if (bestIndex == 0x7fffffff || better(row[c], c, best, bestIndex)) { best = row[c]; bestIndex = c; }
+    for (int o = 16; o > 0; o >>= 1)
+    {
+        float ov = __shfl_xor_sync(FULL_MASK, best, o);
+        int oi = __shfl_xor_sync(FULL_MASK, bestIndex, o);
+        if (oi != 0x7fffffff && (bestIndex == 0x7fffffff || better(ov, oi, best, bestIndex))) { best = ov; bestIndex = oi; }
+    }
+    int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    if (lane == 0) { sv[warp] = best; si[warp] = bestIndex; }
+    __syncthreads();
+    if (threadIdx.x == 0)
+    {
+        for (int w = 1; w < (int)(blockDim.x / 32); w++)
+            if (si[w] != 0x7fffffff && better(sv[w], si[w], best, bestIndex)) { best = sv[w]; bestIndex = si[w]; }
+        dst[blockIdx.x] = bestIndex;
+    }
+}
+
+// A slice of one tensor in a multi-tensor launch: `count` floats from `ptr`.
+struct Chunk { float* ptr; int count; int pad; };
+
+// Global norm, stage 1: partials[b] = Σ over chunk b of x².
+extern "C" __global__ void sum_squares_chunks(const Chunk* chunks, float* partials)
+{
+    __shared__ float scratch[32];
+    Chunk c = chunks[blockIdx.x];
+    float acc = 0.f;
+    for (int i = threadIdx.x; i < c.count; i += blockDim.x) { float v = c.ptr[i]; acc += v * v; }
+    acc = block_sum(acc, scratch);
+    if (threadIdx.x == 0) partials[blockIdx.x] = acc;
+}
+
+// Stage 2 (one block): norm = √(Σ partials), accumulated in double.
+extern "C" __global__ void norm_finish(const float* partials, int count, float* norm)
+{
+    __shared__ double scratch[32];
+    double acc = 0.0;
+    for (int i = threadIdx.x; i < count; i += blockDim.x) acc += partials[i];
+    acc = block_sum_double(acc, scratch);
+    if (threadIdx.x == 0) norm[0] = (float)sqrt(acc);
+}
+
+// Every chunk scaled by maxNorm / max(norm, maxNorm), the norm read on the device.
+extern "C" __global__ void clip_chunks(const Chunk* chunks, const float* norm, float maxNorm)
+{
+    float scale = maxNorm / fmaxf(norm[0], maxNorm);
+    if (scale == 1.f) return;
+    Chunk c = chunks[blockIdx.x];
+    for (int i = threadIdx.x; i < c.count; i += blockDim.x) c.ptr[i] *= scale;
+}
