@@ -40,7 +40,6 @@ template <typename T> __device__ __forceinline__ void store1(T* p, float v);
 template <> __device__ __forceinline__ void store1<float>(float* p, float v) { *p = v; }
 template <> __device__ __forceinline__ void store1<bf16_t>(bf16_t* p, float v) { *p = float_to_bf16(v); }
 
-__device__ __forceinline__ uint32_t word(uint4 r, int w) { return w == 0 ? r.x : w == 1 ? r.y : w == 2 ? r.z : r.w; }
 
 // Tile geometry. 256 threads as TY×TX over a BR×BC score tile; RM rows × CN contiguous columns per thread.
 template <int HS_, int BR_, int BC_, int TX_>
@@ -66,18 +65,18 @@ __device__ __forceinline__ void load_rows(float* dst, const T* __restrict__ src,
 
 // Fills the per-thread dropout factors of an RM×CN score block: 1/(1−p) where kept, 0 where dropped.
 template <int RM, int CN>
-__device__ __forceinline__ void dropout_factors(float (&f)[RM][CN], uint64_t seed, uint64_t offset, uint64_t bh,
+__device__ __forceinline__ void dropout_factors(float (&f)[RM][CN], u64 seed, u64 offset, u64 bh,
                                                 int T, int i0, int j0, float p, float keep_scale) {
     #pragma unroll
     for (int r = 0; r < RM; r++) {
-        const uint64_t base = ((bh * (uint64_t)T) + (uint64_t)(i0 + r)) * (uint64_t)T + (uint64_t)j0;
-        uint4 block = philox_block(seed, offset, base >> 2);
-        uint64_t have = base >> 2;
+        const u64 base = ((bh * (u64)T) + (u64)(i0 + r)) * (u64)T + (u64)j0;
+        philox4 block = philox_words(seed, offset, base >> 2);
+        u64 have = base >> 2;
         #pragma unroll
         for (int c = 0; c < CN; c++) {
-            const uint64_t index = base + c;
-            if ((index >> 2) != have) { have = index >> 2; block = philox_block(seed, offset, have); }
-            f[r][c] = philox_uniform(word(block, (int)(index & 3))) >= p ? keep_scale : 0.f;
+            const u64 index = base + c;
+            if ((index >> 2) != have) { have = index >> 2; block = philox_words(seed, offset, have); }
+            f[r][c] = philox_uniform(philox_word(block, (unsigned)(index & 3))) >= p ? keep_scale : 0.f;
         }
     }
 }
@@ -109,7 +108,7 @@ __device__ __forceinline__ void tile_dot(float (&acc)[G::RM][G::CN], const float
 
 template <typename T, class G>
 __device__ void forward(const T* __restrict__ qkv, const int* __restrict__ key_mask, int NH, int T_, float scale,
-                        float p, uint64_t seed, uint64_t offset, T* __restrict__ out, float* __restrict__ lse) {
+                        float p, u64 seed, u64 offset, T* __restrict__ out, float* __restrict__ lse) {
     constexpr int HS = G::HS, BR = G::BR, BC = G::BC, RM = G::RM, CN = G::CN, TX = G::TX, OC = HS / TX;
     __shared__ __align__(16) float Qs[BR * HS];
     __shared__ __align__(16) float Ks[BC * G::KP];
@@ -201,7 +200,7 @@ __device__ void forward(const T* __restrict__ qkv, const int* __restrict__ key_m
 template <class G>
 __device__ __forceinline__ void probabilities_and_ds(float (&pd)[G::RM][G::CN], float (&ds)[G::RM][G::CN],
     const float* Qs, const float* dOs, const float* Ks, const float* Vs, const float* lse_s, const float* d_s,
-    const int* valid, int ty, int tx, float scale, float p, uint64_t seed, uint64_t offset, uint64_t bh, int T_,
+    const int* valid, int ty, int tx, float scale, float p, u64 seed, u64 offset, u64 bh, int T_,
     int i0, int j0) {
     float s[G::RM][G::CN], dp[G::RM][G::CN];
     tile_dot<G>(s, Qs, Ks, ty, tx);
@@ -225,7 +224,7 @@ __device__ __forceinline__ void probabilities_and_ds(float (&pd)[G::RM][G::CN], 
 template <typename T, class G>
 __device__ void backward_dq(const T* __restrict__ dout, const T* __restrict__ qkv, const int* __restrict__ key_mask,
                             const T* __restrict__ out, const float* __restrict__ lse, int NH, int T_, float scale,
-                            float p, uint64_t seed, uint64_t offset, float* __restrict__ d_rows, T* __restrict__ dqkv) {
+                            float p, u64 seed, u64 offset, float* __restrict__ d_rows, T* __restrict__ dqkv) {
     constexpr int HS = G::HS, BR = G::BR, BC = G::BC, RM = G::RM, CN = G::CN, TX = G::TX, OC = HS / TX;
     __shared__ __align__(16) float Qs[BR * HS];
     __shared__ __align__(16) float dOs[BR * HS];
@@ -306,7 +305,7 @@ __device__ void backward_dq(const T* __restrict__ dout, const T* __restrict__ qk
 template <typename T, class G>
 __device__ void backward_dkdv(const T* __restrict__ dout, const T* __restrict__ qkv, const int* __restrict__ key_mask,
                               const float* __restrict__ lse, const float* __restrict__ d_rows, int NH, int T_,
-                              float scale, float p, uint64_t seed, uint64_t offset, T* __restrict__ dqkv) {
+                              float scale, float p, u64 seed, u64 offset, T* __restrict__ dqkv) {
     constexpr int HS = G::HS, BR = G::BR, BC = G::BC, RM = G::RM, CN = G::CN;
     constexpr int KX = 256 / BC, KC = HS / KX;  // dK/dV: KX threads per key row, KC columns each
     static_assert(KX * BC == 256 && KC * KX == HS, "dK/dV layout");

@@ -37,12 +37,11 @@ template <> __device__ __forceinline__ void load4<bf16_t>(const bf16_t* p, float
     x[2] = __uint_as_float(v.y << 16); x[3] = __uint_as_float(v.y & 0xFFFF0000u);
 }
 
-__device__ __forceinline__ uint32_t word(uint4 r, int w) { return w == 0 ? r.x : w == 1 ? r.y : w == 2 ? r.z : r.w; }
 
 template <typename T, int THREADS>
-__device__ void sample_row(const T* __restrict__ logits, float inv_temperature, uint64_t seed, uint64_t offset,
+__device__ void sample_row(const T* __restrict__ logits, float inv_temperature, u64 seed, u64 offset,
                            int skip, int* __restrict__ samples, int row, int V) {
-    const uint64_t flat0 = (uint64_t)row * (uint64_t)V;
+    const u64 flat0 = (u64)row * (u64)V;
     const T* x = logits + flat0;
     const int head = min((int)((4 - (flat0 & 3)) & 3), V);  // elements before the first 4-aligned flat index
     const int groups = (V - head) >> 2;
@@ -56,10 +55,10 @@ __device__ void sample_row(const T* __restrict__ logits, float inv_temperature, 
         const int c0 = head + 4 * g;
         float v[4];
         load4(x + c0, v);
-        const uint4 r = philox_block(seed, offset, (flat0 + c0) >> 2);
+        const philox4 r = philox_words(seed, offset, (flat0 + c0) >> 2);
         #pragma unroll
         for (int k = 0; k < 4; k++) {
-            float score = __fadd_rn(__fmul_rn(v[k], inv_temperature), philox_gumbel(word(r, k)));
+            float score = __fadd_rn(__fmul_rn(v[k], inv_temperature), philox_gumbel(philox_word(r, k)));
             if (c0 + k != skip) take_better(best, index, score, c0 + k);
         }
     }

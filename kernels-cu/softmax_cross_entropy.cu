@@ -59,14 +59,13 @@ template <> __device__ __forceinline__ void store4<bf16_t>(bf16_t* p, const floa
     *reinterpret_cast<uint2*>(p) = v;
 }
 
-__device__ __forceinline__ uint32_t word(uint4 r, int w) { return w == 0 ? r.x : w == 1 ? r.y : w == 2 ? r.z : r.w; }
 
 template <typename T, int THREADS>
 __device__ void row_kernel(const T* logits, const int* __restrict__ targets, int ignore_index,
                            float* __restrict__ losses, T* dlogits, float grad_scale, int* __restrict__ samples,
-                           float inv_temperature, uint64_t seed, uint64_t offset, int V) {
+                           float inv_temperature, u64 seed, u64 offset, int V, int* errors) {
     const int row = blockIdx.x;
-    const uint64_t flat0 = (uint64_t)row * (uint64_t)V;
+    const u64 flat0 = (u64)row * (u64)V;
     const T* x = logits + flat0;
     const int head = min((int)((4 - (flat0 & 3)) & 3), V);
     const int groups = (V - head) >> 2;
@@ -97,10 +96,10 @@ __device__ void row_kernel(const T* logits, const int* __restrict__ targets, int
         if (m != neg_inf())
             s += __expf(v[0] - m) + __expf(v[1] - m) + __expf(v[2] - m) + __expf(v[3] - m);
         if (sampling) {
-            const uint4 r = philox_block(seed, offset, (flat0 + c0) >> 2);
+            const philox4 r = philox_words(seed, offset, (flat0 + c0) >> 2);
             #pragma unroll
             for (int k = 0; k < 4; k++)
-                take_better(best, index, __fadd_rn(__fmul_rn(v[k], inv_temperature), philox_gumbel(word(r, k))), c0 + k);
+                take_better(best, index, __fadd_rn(__fmul_rn(v[k], inv_temperature), philox_gumbel(philox_word(r, k))), c0 + k);
         }
     }
 
@@ -124,9 +123,13 @@ __device__ void row_kernel(const T* logits, const int* __restrict__ targets, int
         if (sampling) samples[row] = index;
         const float lse = m + logf(s);
         s_lse = lse;
-        // Read the target logit before pass 2 may overwrite the row. An out-of-range target gives a NaN loss.
+        // Read the target logit before pass 2 may overwrite the row. An out-of-range target gives a NaN loss and
+        // is reported to the host (error code 4), which raises it at the next synchronisation.
         if (ignored) losses[row] = 0.f;
-        else if ((unsigned)target >= (unsigned)V) losses[row] = __int_as_float(0x7fc00000);
+        else if ((unsigned)target >= (unsigned)V) {
+            losses[row] = __int_as_float(0x7fc00000);
+            report_error(errors, 4, row, target);
+        }
         else losses[row] = lse - load1(x + target);
     }
     __syncthreads();
@@ -159,13 +162,14 @@ __device__ void row_kernel(const T* logits, const int* __restrict__ targets, int
 }  // namespace sce_detail
 
 // grid = M rows, block = 512. logits [M, V]; targets [M] I32; losses [M] F32; dlogits [M, V] or null (may equal
-// logits); samples [M] I32 or null. The logits' base address must be 16-byte aligned (the launcher checks).
+// logits); samples [M] I32 or null; errors: the backend's int[4] error slot. The logits' base address must be
+// 16-byte aligned (the launcher checks).
 #define SCE_KERNEL(NAME, T)                                                                                      \
     extern "C" __global__ void __launch_bounds__(512) NAME(const T* logits, const int* __restrict__ targets,      \
         int ignore_index, float* __restrict__ losses, T* dlogits, float grad_scale, int* __restrict__ samples,   \
-        float inv_temperature, unsigned long long seed, unsigned long long offset, int V) {                      \
+        float inv_temperature, unsigned long long seed, unsigned long long offset, int V, int* errors) {          \
         sce_detail::row_kernel<T, 512>(logits, targets, ignore_index, losses, dlogits, grad_scale, samples,       \
-                                        inv_temperature, seed, offset, V);                                       \
+                                        inv_temperature, seed, offset, V, errors);                               \
     }
 SCE_KERNEL(softmax_cross_entropy_f32, float)
 SCE_KERNEL(softmax_cross_entropy_bf16, bf16_t)
