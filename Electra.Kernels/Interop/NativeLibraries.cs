@@ -126,7 +126,7 @@ public static class NativeLibraries
             }
             catch (DllNotFoundException e)
             {
-                tried.Add($"{c} ({FirstLine(e.Message)})");
+                tried.Add($"{c} ({LoaderReason(e.Message)})");
             }
             catch (BadImageFormatException e)
             {
@@ -134,6 +134,13 @@ public static class NativeLibraries
             }
         }
         return 0;
+    }
+
+    // The runtime's message opens with generic advice; the dlerror line ("…: cannot open shared object file…") is the reason.
+    private static string LoaderReason(string message)
+    {
+        var line = message.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Contains("cannot open", StringComparison.Ordinal) || l.Contains("undefined symbol", StringComparison.Ordinal));
+        return line ?? "not found by the system loader (LD_LIBRARY_PATH, ldconfig cache)";
     }
 
     private static string FirstLine(string s)

@@ -7,6 +7,6 @@ public static class CommandList
 {
     public static IEnumerable<Command> All()
     {
-        yield break;
+        yield return InfoCommand.Create();
     }
 }

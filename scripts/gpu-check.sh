@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The GPU check, run on a CUDA host from the bundle that ../shared/gpu/bundle.sh makes (no .NET SDK needed):
+#   bash .gpu/env.sh bash scripts/gpu-check.sh "$OUT"
+# Steps (each bounded by a timeout; a failing step is recorded, never aborts the rest):
+#   1. the GPU and `electra info`   2. the Gpu + Nvrtc test categories   3. the CUDA kernel benchmarks
+#   4. a short training benchmark (`electra bench train`)
+# Writes report.md and report.json (plus every log) into the folder given, and prints a short table last.
+set -uo pipefail
+out=${1:?usage: gpu-check.sh OUT_DIR}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+: "${APP:?run through .gpu/env.sh, which sets APP to the unpacked builds}"
+export ELECTRA_KERNEL_CACHE=${ELECTRA_KERNEL_CACHE:-/tmp/electra-kernel-cache}
+export DOTNET_gcServer=0
+
+declare -A status seconds
+step() { # step NAME TIMEOUT_S LOG command...
+  local name=$1 limit=$2 log=$3; shift 3
+  local t0=$(date +%s)
+  echo "== $name: $*" >&2
+  timeout --kill-after=10 "$limit" "$@" >"$out/$log" 2>&1
+  local rc=$?
+  status[$name]=$rc
+  seconds[$name]=$(( $(date +%s) - t0 ))
+  echo "   rc=$rc in ${seconds[$name]} s (log: $log)" >&2
+  return 0
+}
+
+gpu=$(nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader 2>/dev/null | head -1)
+nvidia-smi >"$out/nvidia-smi.txt" 2>&1 || true
+step info 60 info.txt dotnet "$APP/electra.dll" info
+step tests 300 tests.log dotnet "$APP/Electra.Tests.dll" --filter "TestCategory=Gpu|TestCategory=Nvrtc" --output Detailed --no-progress
+step bench 240 bench.log dotnet "$APP/Electra.Benchmarks.dll" --cuda --out "$out/bench"
+# Written by the training work; until it exists this step records the CLI's "unknown command" error.
+step train 180 train.log dotnet "$APP/electra.dll" bench train --preset small --device cuda --steps 30 --out "$out/train"
+
+# Test summary from the runner's closing lines.
+num() { grep -oE "^\s*$1: [0-9]+" "$out/tests.log" | tail -1 | grep -oE '[0-9]+' || echo 0; }
+t_total=$(num total); t_failed=$(num failed); t_passed=$(num succeeded); t_skipped=$(num skipped)
+failed_names=$(grep -E '^\s*failed ' "$out/tests.log" | sed -E 's/^\s*failed //' | head -40)
+
+json_escape() { sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e ':a;N;$!ba;s/\n/\\n/g' -e 's/\t/\\t/g'; }
+bench_json=$( [ -s "$out/bench/cuda-bench.json" ] && cat "$out/bench/cuda-bench.json" || echo null )
+{
+  echo "{"
+  echo "  \"gpu\": \"$(printf '%s' "$gpu" | json_escape)\","
+  echo "  \"date\": \"$(date -u +%FT%TZ)\","
+  echo "  \"steps\": {"
+  first=1
+  for s in info tests bench train; do
+    [ $first -eq 1 ] || echo ","; first=0
+    printf '    "%s": {"rc": %s, "seconds": %s}' "$s" "${status[$s]:-null}" "${seconds[$s]:-null}"
+  done
+  echo ""
+  echo "  },"
+  echo "  \"tests\": {\"total\": $t_total, \"passed\": $t_passed, \"failed\": $t_failed, \"skipped\": $t_skipped, \"failedNames\": \"$(printf '%s' "$failed_names" | json_escape)\"},"
+  echo "  \"bench\": $bench_json,"
+  echo "  \"trainTail\": \"$(tail -15 "$out/train.log" 2>/dev/null | json_escape)\""
+  echo "}"
+} >"$out/report.json"
+
+{
+  echo "# GPU check — ${gpu:-no GPU found}"
+  echo
+  echo "$(date -u +%FT%TZ). Steps: info rc=${status[info]}, tests rc=${status[tests]}, bench rc=${status[bench]}, train rc=${status[train]}."
+  echo
+  echo "## electra info"; echo; echo '```'; cat "$out/info.txt"; echo '```'; echo
+  echo "## Tests (Gpu + Nvrtc)"; echo
+  echo "total $t_total, passed $t_passed, failed $t_failed, skipped $t_skipped"
+  [ -n "$failed_names" ] && { echo; echo '```'; echo "$failed_names"; echo '```'; }
+  echo
+  if [ -s "$out/bench/cuda-bench.md" ]; then sed 's/^# /## /' "$out/bench/cuda-bench.md"; else echo "## Kernel benchmarks"; echo; echo '```'; tail -20 "$out/bench.log"; echo '```'; fi
+  echo
+  echo "## Training benchmark"; echo; echo '```'; tail -25 "$out/train.log"; echo '```'
+} >"$out/report.md"
+
+# The short table, last, so the tail of the output carries it.
+echo
+echo "GPU: ${gpu:-none}"
+printf '%-8s %5s %6s\n' step rc secs
+for s in info tests bench train; do printf '%-8s %5s %6s\n' "$s" "${status[$s]}" "${seconds[$s]}"; done
+echo "tests: $t_passed passed, $t_failed failed, $t_skipped skipped of $t_total"
+if [ -s "$out/bench/cuda-bench.md" ]; then
+  grep -E '^\| (copy d2d|gemm f32 \(tf32\)|gemm bf16|gemm qkv|bias\+gelu fwd|embedding bwd|adamw|global norm)' "$out/bench/cuda-bench.md" | cut -d'|' -f2-7
+fi
+echo "report: $out/report.md"
