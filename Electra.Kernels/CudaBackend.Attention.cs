@@ -1,11 +1,68 @@
 namespace Electra.Cuda;
 
-// Launch code for kernels-cu/attention.cu: owned by the flagship-kernels work (issue 4), which replaces this file.
+// Launch code for kernels-cu/attention.cu: a flash-style forward and a two-kernel deterministic backward.
 public sealed partial class CudaBackend
 {
-    public void AttentionForward(Tensor qkv, Tensor keyMask, int heads, float scale, float dropout, ulong seed, ulong offset, Tensor output, Tensor lse) =>
-        throw Pending("AttentionForward", "attention.cu");
+    private const string AttentionSource = "attention.cu";
 
-    public void AttentionBackward(Tensor dOutput, Tensor qkv, Tensor keyMask, Tensor output, Tensor lse, int heads, float scale, float dropout, ulong seed, ulong offset, Tensor dQkv) =>
-        throw Pending("AttentionBackward", "attention.cu");
+    // attention.cu's tile rows per block: forward query tile, backward query tile, backward key tile.
+    private static (int Forward, int BackwardQuery, int BackwardKey) AttentionTiles(int hs) => hs switch
+    {
+        32 => (64, 32, 64),
+        64 => (64, 32, 32),
+        128 => (32, 16, 16),
+        _ => throw new ArgumentException($"Attention: head size {hs} is not supported by the CUDA kernels (32, 64 or 128)"),
+    };
+
+    public void AttentionForward(Tensor qkv, Tensor keyMask, int heads, float scale, float dropout, ulong seed, ulong offset, Tensor output, Tensor lse)
+    {
+        Own("AttentionForward", qkv, keyMask, output, lse);
+        var (b, t, hs, suffix) = AttentionChecks("AttentionForward", qkv, keyMask, heads, dropout);
+        if (output.DType != qkv.DType || output.Count != (long)b * t * heads * hs)
+            throw new ArgumentException($"AttentionForward: output must be [{b}, {t}, {heads * hs}] {qkv.DType.Name()}, got {output.Shape} {output.DType.Name()}");
+        if (lse.DType != DType.F32 || lse.Count != (long)b * heads * t)
+            throw new ArgumentException($"AttentionForward: lse must be [{b}, {heads}, {t}] f32, got {lse.Shape} {lse.DType.Name()}");
+        int br = AttentionTiles(hs).Forward;
+        K(AttentionSource, $"attention_forward_{suffix}_hs{hs}").Launch(((uint)((t + br - 1) / br), (uint)(b * heads), 1), (256, 1, 1), 0,
+            qkv, keyMask, heads, t, scale, dropout, seed, offset, output, lse);
+    }
+
+    public void AttentionBackward(Tensor dOutput, Tensor qkv, Tensor keyMask, Tensor output, Tensor lse, int heads, float scale, float dropout, ulong seed, ulong offset, Tensor dQkv)
+    {
+        Own("AttentionBackward", dOutput, qkv, keyMask, output, lse, dQkv);
+        var (b, t, hs, suffix) = AttentionChecks("AttentionBackward", qkv, keyMask, heads, dropout);
+        foreach (var (name, x) in new[] { ("dOutput", dOutput), ("output", output) })
+            if (x.DType != qkv.DType || x.Count != (long)b * t * heads * hs)
+                throw new ArgumentException($"AttentionBackward: {name} must be [{b}, {t}, {heads * hs}] {qkv.DType.Name()}, got {x.Shape} {x.DType.Name()}");
+        if (lse.DType != DType.F32 || lse.Count != (long)b * heads * t)
+            throw new ArgumentException($"AttentionBackward: lse must be [{b}, {heads}, {t}] f32, got {lse.Shape} {lse.DType.Name()}");
+        if (dQkv.DType != qkv.DType || dQkv.Count != qkv.Count)
+            throw new ArgumentException($"AttentionBackward: dQkv must match qkv {qkv.Shape} {qkv.DType.Name()}, got {dQkv.Shape} {dQkv.DType.Name()}");
+        var (_, bq, bk) = AttentionTiles(hs);
+        // D = rowsum(dO∘O) [B, NH, T]: written by the dQ kernel, read by the dK/dV kernel that runs after it.
+        using var dRows = Scratch((long)b * heads * t);
+        K(AttentionSource, $"attention_backward_dq_{suffix}_hs{hs}").Launch(((uint)((t + bq - 1) / bq), (uint)(b * heads), 1), (256, 1, 1), 0,
+            dOutput, qkv, keyMask, output, lse, heads, t, scale, dropout, seed, offset, dRows, dQkv);
+        K(AttentionSource, $"attention_backward_dkdv_{suffix}_hs{hs}").Launch(((uint)((t + bk - 1) / bk), (uint)(b * heads), 1), (256, 1, 1), 0,
+            dOutput, qkv, keyMask, lse, dRows, heads, t, scale, dropout, seed, offset, dQkv);
+    }
+
+    private static (int B, int T, int Hs, string Suffix) AttentionChecks(string op, Tensor qkv, Tensor keyMask, int heads, float dropout)
+    {
+        if (heads <= 0 || qkv.Rank != 3 || qkv.Shape[2] % (3 * heads) != 0)
+            throw new ArgumentException($"{op}: qkv must be [B, T, 3·NH·HS], got {qkv.Shape} for {heads} heads");
+        int b = qkv.Shape[0], t = qkv.Shape[1], hs = qkv.Shape[2] / (3 * heads);
+        _ = AttentionTiles(hs);
+        if (keyMask.DType != DType.I32 || keyMask.Count != (long)b * t)
+            throw new ArgumentException($"{op}: keyMask must be [{b}, {t}] i32, got {keyMask.Shape} {keyMask.DType.Name()}");
+        if (!(dropout >= 0f && dropout < 1f))
+            throw new ArgumentOutOfRangeException(nameof(dropout), $"{op}: dropout must be in [0, 1), got {dropout}");
+        string suffix = qkv.DType switch
+        {
+            DType.F32 => "f32",
+            DType.BF16 => "bf16",
+            _ => throw new ArgumentException($"{op}: qkv must be f32 or bf16, got {qkv.DType.Name()}"),
+        };
+        return (b, t, hs, suffix);
+    }
 }

@@ -1,11 +1,65 @@
 namespace Electra.Cuda;
 
-// Launch code for kernels-cu/layernorm.cu: owned by the flagship-kernels work (issue 4), which replaces this file.
+// Launch code for kernels-cu/layernorm.cu: a warp per row; the backward's dγ/dβ in two deterministic stages.
 public sealed partial class CudaBackend
 {
-    public void LayerNormForward(Tensor x, Tensor? residual, Tensor gamma, Tensor beta, float eps, Tensor y, Tensor mean, Tensor rstd, Tensor? sum) =>
-        throw Pending("LayerNormForward", "layernorm.cu");
+    private const string LayerNormSource = "layernorm.cu";
+    private const int LayerNormRowsPerBlock = 64; // backward stage 1: rows per partial sum (fixed: same bits on every device)
 
-    public void LayerNormBackward(Tensor dY, Tensor sum, Tensor gamma, Tensor mean, Tensor rstd, Tensor dS, Tensor dGamma, Tensor dBeta) =>
-        throw Pending("LayerNormBackward", "layernorm.cu");
+    public void LayerNormForward(Tensor x, Tensor? residual, Tensor gamma, Tensor beta, float eps, Tensor y, Tensor mean, Tensor rstd, Tensor? sum)
+    {
+        Own("LayerNormForward", x, residual, gamma, beta, y, mean, rstd, sum);
+        int rows = (int)x.Shape.Rows, c = x.Shape.Last;
+        string suffix = LayerNormSuffix("LayerNormForward", x, c);
+        foreach (var (name, t) in new[] { ("residual", residual), ("y", y), ("sum", sum) })
+            if (t is not null && (t.DType != x.DType || t.Count != x.Count))
+                throw new ArgumentException($"LayerNormForward: {name} {t.Shape} {t.DType.Name()} must match x {x.Shape} {x.DType.Name()}");
+        LayerNormParams("LayerNormForward", gamma, beta, mean, rstd, rows, c);
+        K(LayerNormSource, $"layernorm_forward_{suffix}").Launch(((uint)((rows + 7) / 8), 1, 1), (256, 1, 1), 0,
+            x, residual, gamma, beta, eps, y, mean, rstd, sum, rows, c);
+    }
+
+    public void LayerNormBackward(Tensor dY, Tensor sum, Tensor gamma, Tensor mean, Tensor rstd, Tensor dS, Tensor dGamma, Tensor dBeta)
+    {
+        Own("LayerNormBackward", dY, sum, gamma, mean, rstd, dS, dGamma, dBeta);
+        int rows = (int)dY.Shape.Rows, c = dY.Shape.Last;
+        string suffix = LayerNormSuffix("LayerNormBackward", dY, c);
+        foreach (var (name, t) in new[] { ("sum", sum), ("dS", dS) })
+            if (t.DType != dY.DType || t.Count != dY.Count)
+                throw new ArgumentException($"LayerNormBackward: {name} {t.Shape} {t.DType.Name()} must match dY {dY.Shape} {dY.DType.Name()}");
+        LayerNormParams("LayerNormBackward", gamma, dGamma, mean, rstd, rows, c);
+        if (dBeta.DType != DType.F32 || dBeta.Count != c)
+            throw new ArgumentException($"LayerNormBackward: dBeta must be [{c}] f32, got {dBeta.Shape} {dBeta.DType.Name()}");
+        int blocks = (rows + LayerNormRowsPerBlock - 1) / LayerNormRowsPerBlock;
+        using var partial = Scratch((long)blocks * 2 * c);
+        K(LayerNormSource, $"layernorm_backward_{suffix}").Launch(((uint)blocks, 1, 1), (256, 1, 1), (uint)(8 * c * sizeof(float)),
+            dY, sum, gamma, mean, rstd, dS, partial, rows, c, LayerNormRowsPerBlock);
+        K(LayerNormSource, "layernorm_backward_columns").Launch(((uint)((2 * c + 255) / 256), 1, 1), (256, 1, 1), 0,
+            partial, blocks, c, dGamma, dBeta);
+    }
+
+    // The kernel instance: dtype and N = values per lane, the smallest power of two with 32·N ≥ C.
+    private static string LayerNormSuffix(string op, Tensor x, int c)
+    {
+        if (c < 1 || c > 1024) throw new ArgumentException($"{op}: rows of {c} elements; the CUDA kernel handles 1 to 1024");
+        string type = x.DType switch
+        {
+            DType.F32 => "f32",
+            DType.BF16 => "bf16",
+            _ => throw new ArgumentException($"{op}: expected f32 or bf16 activations, got {x.DType.Name()}"),
+        };
+        int n = 1;
+        while (32 * n < c) n *= 2;
+        return $"{type}_{n}";
+    }
+
+    private static void LayerNormParams(string op, Tensor gamma, Tensor other, Tensor mean, Tensor rstd, int rows, int c)
+    {
+        foreach (var t in new[] { gamma, other })
+            if (t.DType != DType.F32 || t.Count != c)
+                throw new ArgumentException($"{op}: gamma/beta (and their gradients) must be [{c}] f32, got {t.Shape} {t.DType.Name()}");
+        foreach (var t in new[] { mean, rstd })
+            if (t.DType != DType.F32 || t.Count != rows)
+                throw new ArgumentException($"{op}: mean/rstd must be [{rows}] f32, got {t.Shape} {t.DType.Name()}");
+    }
 }

@@ -82,7 +82,11 @@ public static unsafe class NvrtcCompiler
             target = $"compute_{best}";
             cubin = false;
         }
-        return [$"--gpu-architecture={target}", "-default-device", "--std=c++17", "-lineinfo"];
+        var options = new List<string> { $"--gpu-architecture={target}", "-default-device", "--std=c++17" };
+        // NVRTC 11.8 with -lineinfo segfaults (SIGSEGV inside nvrtcCompileProgram) compiling some sm_90 kernels
+        // (softmax_cross_entropy.cu, layernorm.cu, attention.cu); line info is only for profilers, so 11.x goes without.
+        if (Version.Major >= 12) options.Add("-lineinfo");
+        return options;
     }
 
     /// <summary>Compiles an embedded kernels-cu source (e.g. "adamw.cu") for sm_<paramref name="arch"/>.</summary>

@@ -50,6 +50,7 @@ public static class CudaBench
         var sw = Stopwatch.StartNew();
         Cases.Ceilings(bench, quick);
         Cases.Primitives(bench, quick);
+        KernelBenchmarks.Run(bench, quick);
         backend.Synchronize();
 
         var device = backend.CudaDevice;

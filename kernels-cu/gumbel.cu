@@ -1,0 +1,94 @@
+// Gumbel-max sampling: samples[r] = argmax_c(logits[r, c]/τ + g(r, c)), g = −log(−log u) with u from
+// Philox(seed, offset, r·V + c); ties go to the lower index; column disallowed[r] (when ≥ 0) is never chosen.
+//
+// Why it is shaped this way: a row (V = 30,522 for the generator) is one block's work, read once. The Philox
+// element index is the flat logits index r·V + c, so four logits at a 16-byte-aligned address (a flat index that
+// is a multiple of 4) take the four words of exactly one Philox block: each block is computed once, and the loads
+// are 16 bytes wide (8 for bf16). The unaligned head and tail of a row (up to 3 elements each) are done one by one.
+// The noise must equal the CPU's bit for bit, so it is built from correctly-rounded operations only (see
+// philox_gumbel in common.cuh; no FMA contraction there).
+//
+// Counts per element: 4 bytes read (2 for bf16); ≈ 25 integer ops of Philox (a quarter block), two portable logs
+// (one IEEE division, ~12 float ops each), one compare. At M = 2,432 rows × 30,522: 297 MB read (F32) → 0.10 ms at
+// 3 TB/s; ~74 M elements × ~70 instructions ≈ 5 G lane-instructions → ~0.17 ms on an H100's 132×128 lanes at
+// 1.7 GHz. So this kernel is bound by the noise arithmetic, not by memory: see README.md.
+#include "common.cuh"
+
+namespace gumbel_detail {
+
+// The better of two (score, index) candidates: higher score, then lower index. An empty candidate is (−∞, INT_MAX),
+// so a row of −∞ logits still yields its lowest allowed index, as the CPU's sequential scan does.
+__device__ __forceinline__ void take_better(float& best, int& index, float score, int candidate) {
+    if (score > best || (score == best && candidate < index)) { best = score; index = candidate; }
+}
+
+template <typename T> __device__ __forceinline__ float load1(const T* p);
+template <> __device__ __forceinline__ float load1<float>(const float* p) { return *p; }
+template <> __device__ __forceinline__ float load1<bf16_t>(const bf16_t* p) { return bf16_to_float(*p); }
+
+template <typename T> __device__ __forceinline__ void load4(const T* p, float (&x)[4]);
+template <> __device__ __forceinline__ void load4<float>(const float* p, float (&x)[4]) {
+    float4 v = *reinterpret_cast<const float4*>(p);
+    x[0] = v.x; x[1] = v.y; x[2] = v.z; x[3] = v.w;
+}
+template <> __device__ __forceinline__ void load4<bf16_t>(const bf16_t* p, float (&x)[4]) {
+    uint2 v = *reinterpret_cast<const uint2*>(p);
+    x[0] = __uint_as_float(v.x << 16); x[1] = __uint_as_float(v.x & 0xFFFF0000u);
+    x[2] = __uint_as_float(v.y << 16); x[3] = __uint_as_float(v.y & 0xFFFF0000u);
+}
+
+
+template <typename T, int THREADS>
+__device__ void sample_row(const T* __restrict__ logits, float inv_temperature, u64 seed, u64 offset,
+                           int skip, int* __restrict__ samples, int row, int V) {
+    const u64 flat0 = (u64)row * (u64)V;
+    const T* x = logits + flat0;
+    const int head = min((int)((4 - (flat0 & 3)) & 3), V);  // elements before the first 4-aligned flat index
+    const int groups = (V - head) >> 2;
+    float best = -__int_as_float(0x7f800000);
+    int index = 0x7fffffff;
+    for (int c = threadIdx.x; c < head; c += THREADS) {
+        float score = __fadd_rn(__fmul_rn(load1(x + c), inv_temperature), philox_gumbel(philox_bits(seed, offset, flat0 + c)));
+        if (c != skip) take_better(best, index, score, c);
+    }
+    for (int g = threadIdx.x; g < groups; g += THREADS) {
+        const int c0 = head + 4 * g;
+        float v[4];
+        load4(x + c0, v);
+        const philox4 r = philox_words(seed, offset, (flat0 + c0) >> 2);
+        #pragma unroll
+        for (int k = 0; k < 4; k++) {
+            float score = __fadd_rn(__fmul_rn(v[k], inv_temperature), philox_gumbel(philox_word(r, k)));
+            if (c0 + k != skip) take_better(best, index, score, c0 + k);
+        }
+    }
+    for (int c = head + 4 * groups + threadIdx.x; c < V; c += THREADS) {
+        float score = __fadd_rn(__fmul_rn(load1(x + c), inv_temperature), philox_gumbel(philox_bits(seed, offset, flat0 + c)));
+        if (c != skip) take_better(best, index, score, c);
+    }
+    // Block reduction in a fixed tree: the winner does not depend on the order anyway (a total order on pairs).
+    __shared__ float s_best[THREADS / 32];
+    __shared__ int s_index[THREADS / 32];
+    for (int o = 16; o > 0; o >>= 1)
+        take_better(best, index, __shfl_xor_sync(0xffffffffu, best, o), __shfl_xor_sync(0xffffffffu, index, o));
+    if ((threadIdx.x & 31) == 0) { s_best[threadIdx.x >> 5] = best; s_index[threadIdx.x >> 5] = index; }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        for (int w = 1; w < THREADS / 32; w++) take_better(best, index, s_best[w], s_index[w]);
+        samples[row] = index;
+    }
+}
+
+}  // namespace gumbel_detail
+
+// grid = rows, block = 512. logits [R, V]; disallowed [R] I32 or null; samples [R] I32.
+#define GUMBEL_KERNEL(NAME, T)                                                                                   \
+    extern "C" __global__ void __launch_bounds__(512) NAME(const T* __restrict__ logits, float inv_temperature,   \
+        unsigned long long seed, unsigned long long offset, const int* __restrict__ disallowed,                  \
+        int* __restrict__ samples, int V) {                                                                      \
+        const int row = blockIdx.x;                                                                              \
+        const int skip = disallowed == nullptr ? -1 : disallowed[row];                                           \
+        gumbel_detail::sample_row<T, 512>(logits, inv_temperature, seed, offset, skip, samples, row, V);          \
+    }
+GUMBEL_KERNEL(gumbel_sample_f32, float)
+GUMBEL_KERNEL(gumbel_sample_bf16, bf16_t)
