@@ -121,10 +121,8 @@ public sealed class Pretrainer : Module
             return (mlmLoss, new PretrainMetrics(l, l, 0f, float.NaN, float.NaN, float.NaN, 0f, genAcc, m, batch.RealTokens));
         }
 
-        // Corrupt: masked positions take the generator's samples. No gradient flows through the sample.
-        var original = Tensor.FromArray(batch.Ids, [n, 1], Device);
-        var corrupted = Ops.ScatterRows(original, positions, samples!.Reshape(m, 1));    // [B·T, 1]
-        var labels = Ops.NotEqual(corrupted, original).Reshape(n);                         // 1 = replaced
+        var original = Tensor.FromArray(batch.Ids, [n], Device);
+        var (corrupted, labels) = Corrupt(original, positions, samples!);
         var discLogits = Discriminator!.Forward(corrupted.Reshape(b, t), types, mask);     // [B·T]
         var weights = Tensor.FromArray(batch.AttentionMask.Select(x => x != 0 ? 1f : 0f).ToArray(), [n], Device);
         int real = batch.RealTokens;
@@ -132,6 +130,19 @@ public sealed class Pretrainer : Module
         var loss = Ops.Add(mlmLoss, discLoss, 1f, Options.DiscWeight);
         if (!computeMetrics) return (loss, null);
         return (loss, Measure(loss, mlmLoss, discLoss, discLogits, labels, batch.AttentionMask, genAcc, m, real));
+    }
+
+    /// <summary>
+    /// The discriminator's input and targets: masked positions take the generator's samples (no gradient flows
+    /// through a sample), and a token counts as replaced only where it was masked and the sample differs from the
+    /// original — a sample that happens to equal the original is labelled "original".
+    /// original, corrupted [N] I32; positions, samples [M] I32; labels [N] F32.
+    /// </summary>
+    public static (Tensor Corrupted, Tensor Labels) Corrupt(Tensor original, Tensor positions, Tensor samples)
+    {
+        int n = checked((int)original.Count), m = checked((int)positions.Count);
+        var corrupted = Ops.ScatterRows(original.Reshape(n, 1), positions, samples.Reshape(m, 1)).Reshape(n);
+        return (corrupted, Ops.NotEqual(corrupted, original));
     }
 
     private static PretrainMetrics Measure(Tensor loss, Tensor mlmLoss, Tensor discLoss, Tensor discLogits, Tensor labels,
