@@ -114,7 +114,13 @@ public sealed class PretrainRunner : IDisposable
             }
             var eta = TimeSpan.FromSeconds((end - _step) * seconds / Math.Max(1, _step - startStep));
             report?.Invoke(new StepReport(step, total, metrics, lr, gradNorm, tokensPerSecond, clock.Elapsed, eta));
-            if (_step % Settings.SaveEvery == 0 || _step == end) Save();
+            if (_step % Settings.SaveEvery == 0 || _step == end)
+            {
+                // The loss was finite before this update; the update itself may still have overflowed.
+                var norm = ParameterNorm();
+                if (!float.IsFinite(norm)) return Diverged(step, norm);
+                Save();
+            }
         }
         return RunOutcome.Completed;
 
@@ -128,6 +134,14 @@ public sealed class PretrainRunner : IDisposable
         var cropped = new int[b * Settings.Seq];
         for (int i = 0; i < b; i++) Array.Copy(full, i * t, cropped, i * Settings.Seq, Settings.Seq);
         return cropped;
+    }
+
+    private float ParameterNorm()
+    {
+        using var scope = new TensorScope();
+        var norm = Tensor.Empty([], DType.F32, _params[0].Device);
+        _params[0].Backend.GlobalNorm(_params, norm);
+        return norm.Item();
     }
 
     private RunOutcome Diverged(long step, float value)

@@ -1,0 +1,160 @@
+using Electra.IO;
+using Electra.Model;
+using Electra.Train.Data;
+using Electra.Train.Pretraining;
+
+namespace Electra.Tests.Train;
+
+/// <summary>The pretraining loop end to end on a small prepared corpus: checkpoints, exact resume, interruption, divergence.</summary>
+[NonParallelizable]
+public class PretrainRunnerTests
+{
+    private static readonly Lazy<WordPieceTokenizer> Bert = new(() => WordPieceTokenizer.Load());
+    private string _dir = "";
+    private string _shards = "";
+
+    private static ElectraConfig Micro => new()
+    {
+        EmbeddingSize = 16, HiddenSize = 32, NumHiddenLayers = 1, NumAttentionHeads = 2, IntermediateSize = 64, MaxPositionEmbeddings = 64,
+    };
+
+    private static ElectraConfig MicroGenerator => Micro with { HiddenSize = 16, NumAttentionHeads = 1, IntermediateSize = 32 };
+
+    [OneTimeSetUp]
+    public void PrepareCorpus()
+    {
+        _dir = TestData.TempDir();
+        var text = Path.Combine(_dir, "corpus.txt");
+        var words = "the nation congress people states government year war peace law world work country great public time".Split(' ');
+        var rng = new Random(3);
+        using (var w = new StreamWriter(text))
+        {
+            for (int doc = 0; doc < 12; doc++)
+            {
+                for (int s = 0; s < 30; s++)
+                    w.Write(string.Join(' ', Enumerable.Range(0, rng.Next(5, 14)).Select(_ => words[rng.Next(words.Length)])) + ". ");
+                w.WriteLine();
+                w.WriteLine();
+            }
+        }
+        _shards = Path.Combine(_dir, "shards");
+        DataPreparer.Run(new PrepareDataOptions([text], _shards, 32, 1), Bert.Value);
+    }
+
+    [OneTimeTearDown]
+    public void Clean()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+
+    private PretrainSettings Settings(string name, long steps = 6, long saveEvery = 3, float lr = 1e-3f) => new()
+    {
+        Preset = "micro", Steps = steps, Batch = 4, Seq = 32, Lr = lr, Warmup = 2, LogEvery = 1, SaveEvery = saveEvery,
+        Seed = 11, DataDir = _shards, OutDir = Path.Combine(_dir, name),
+    };
+
+    private static SpecialTokens Special => new(Bert.Value.PadId, Bert.Value.UnkId, Bert.Value.ClsId, Bert.Value.SepId, Bert.Value.MaskId);
+
+    private PretrainRunner Runner(PretrainSettings s, string? resume = null) => new(s, Micro, MicroGenerator, Device.Cpu, Special, resume);
+
+    /// <summary>The logged metrics without the wall-clock throughput, which no two runs share.</summary>
+    private static List<string> Metrics(string path) =>
+        File.ReadAllLines(path).Select(l => System.Text.RegularExpressions.Regex.Replace(l, "\"tokens_per_s\":[^,}]*", "")).ToList();
+
+    [Test]
+    public void ResumingHalfwayGivesBitIdenticalMetricsAndWeights()
+    {
+        using (var straight = Runner(Settings("straight")))
+            Assert.That(straight.Run(), Is.EqualTo(RunOutcome.Completed));
+
+        var split = Settings("split");
+        using (var first = Runner(split))
+            Assert.That(first.Run(stopAt: 3), Is.EqualTo(RunOutcome.Completed));
+        using (var second = Runner(split, resume: Path.Combine(split.OutDir, "checkpoint")))
+        {
+            Assert.That(second.Step, Is.EqualTo(3));
+            Assert.That(second.Run(), Is.EqualTo(RunOutcome.Completed));
+        }
+
+        var a = Metrics(Path.Combine(_dir, "straight", "metrics.jsonl"));
+        var b = Metrics(Path.Combine(_dir, "split", "metrics.jsonl"));
+        Assert.That(a, Has.Count.EqualTo(6));
+        Assert.That(b, Is.EqualTo(a));
+        foreach (var half in new[] { "discriminator", "generator" })
+        {
+            var wa = File.ReadAllBytes(Path.Combine(_dir, "straight", "checkpoint", half, "model.safetensors"));
+            var wb = File.ReadAllBytes(Path.Combine(_dir, "split", "checkpoint", half, "model.safetensors"));
+            Assert.That(wb, Is.EqualTo(wa), $"{half} weights after resume");
+        }
+        var state = PretrainCheckpoint.ReadState(Path.Combine(_dir, "split", "checkpoint"));
+        Assert.That(state.Step, Is.EqualTo(6));
+        Assert.That(state.OptimizerSteps, Is.EqualTo(6));
+    }
+
+    [Test]
+    public void CheckpointIsAnHfDirectoryPerNetworkAndLeavesNoDebris()
+    {
+        var s = Settings("layout", steps: 2, saveEvery: 1);
+        using (var runner = Runner(s)) runner.Run();
+        var ckpt = Path.Combine(s.OutDir, "checkpoint");
+        Assert.That(Directory.GetFileSystemEntries(s.OutDir).Select(Path.GetFileName), Is.EquivalentTo(new[] { "checkpoint", "metrics.jsonl" }));
+        using var disc = SafetensorsFile.Open(Path.Combine(ckpt, "discriminator", "model.safetensors"));
+        Assert.That(disc.Names, Does.Contain("electra.encoder.layer.0.attention.self.query.weight"));
+        Assert.That(disc.Names, Does.Contain("discriminator_predictions.dense_prediction.bias"));
+        Assert.That(disc.Names.Any(n => n.Contains("qkv")), Is.False);
+        using var gen = SafetensorsFile.Open(Path.Combine(ckpt, "generator", "model.safetensors"));
+        Assert.That(gen.Names, Does.Contain("generator_lm_head.bias"));
+        Assert.That(gen.Names, Does.Contain("electra.embeddings.word_embeddings.weight"));
+        Assert.That(gen.Names, Does.Not.Contain("generator_lm_head.weight"), "tied to the word embeddings, as HF saves it");
+        Assert.That(ElectraConfig.Load(Path.Combine(ckpt, "generator", "config.json")).HiddenSize, Is.EqualTo(16));
+        Assert.That(File.Exists(Path.Combine(ckpt, "trainer", "optimizer.safetensors")), Is.True);
+    }
+
+    [Test]
+    public void AnInterruptedSwapFallsBackToTheCompleteOldCheckpoint()
+    {
+        var s = Settings("swap", steps: 1);
+        using (var runner = Runner(s)) runner.Run();
+        var ckpt = Path.Combine(s.OutDir, "checkpoint");
+        Directory.Move(ckpt, ckpt + ".old"); // as if the process died between the two renames
+        Assert.That(PretrainCheckpoint.Locate(ckpt), Is.EqualTo(ckpt + ".old"));
+        Assert.That(PretrainCheckpoint.ReadState(ckpt).Step, Is.EqualTo(1));
+    }
+
+    [Test]
+    public void CancellationSavesACheckpointAtTheCurrentStep()
+    {
+        var s = Settings("cancel", steps: 50, saveEvery: 1000);
+        using var cancel = new CancellationTokenSource();
+        using var runner = Runner(s);
+        var outcome = runner.Run(r => { if (r.Step == 1) cancel.Cancel(); }, cancel.Token);
+        Assert.That(outcome, Is.EqualTo(RunOutcome.Interrupted));
+        Assert.That(PretrainCheckpoint.ReadState(runner.CheckpointDir).Step, Is.EqualTo(2));
+    }
+
+    [Test]
+    public void DivergenceStopsAndKeepsTheLastGoodCheckpoint()
+    {
+        var s = Settings("nan", steps: 40, saveEvery: 2, lr: 1e30f);
+        using var runner = Runner(s);
+        var outcome = runner.Run();
+        Assert.That(outcome, Is.EqualTo(RunOutcome.Diverged));
+        var (step, value) = runner.DivergedAt!.Value;
+        Assert.That(float.IsFinite(value), Is.False);
+        var saved = PretrainCheckpoint.ReadState(runner.CheckpointDir).Step;
+        Assert.That(saved, Is.LessThanOrEqualTo(step));
+        using var disc = SafetensorsFile.Open(Path.Combine(runner.CheckpointDir, "discriminator", "model.safetensors"));
+        foreach (var name in disc.Names)
+            Assert.That(disc.ReadTensor(name).ToFloatArray().All(float.IsFinite), Is.True, $"{name} in the kept checkpoint is finite");
+    }
+
+    [Test]
+    public void SettingsThatDoNotFitTheDataAreRefusedByName()
+    {
+        var tooLong = Settings("bad") with { Seq = 48 };
+        var ex = Assert.Throws<ArgumentException>(() => Runner(tooLong));
+        Assert.That(ex!.Message, Does.Contain("--seq 48").And.Contain("32"));
+        var noData = Settings("bad2") with { DataDir = Path.Combine(_dir, "nope") };
+        Assert.That(() => Runner(noData), Throws.InstanceOf<IOException>().Or.InstanceOf<InvalidDataException>());
+    }
+}
