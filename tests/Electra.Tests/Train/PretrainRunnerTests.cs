@@ -135,17 +135,21 @@ public class PretrainRunnerTests
     [Test]
     public void DivergenceStopsAndKeepsTheLastGoodCheckpoint()
     {
-        var s = Settings("nan", steps: 40, saveEvery: 2, lr: 1e30f);
-        using var runner = Runner(s);
-        var outcome = runner.Run();
-        Assert.That(outcome, Is.EqualTo(RunOutcome.Diverged));
-        var (step, value) = runner.DivergedAt!.Value;
-        Assert.That(float.IsFinite(value), Is.False);
-        var saved = PretrainCheckpoint.ReadState(runner.CheckpointDir).Step;
-        Assert.That(saved, Is.LessThanOrEqualTo(step));
-        using var disc = SafetensorsFile.Open(Path.Combine(runner.CheckpointDir, "discriminator", "model.safetensors"));
-        foreach (var name in disc.Names)
-            Assert.That(disc.ReadTensor(name).ToFloatArray().All(float.IsFinite), Is.True, $"{name} in the kept checkpoint is finite");
+        var good = Settings("nan", steps: 2, saveEvery: 2);
+        using (var runner = Runner(good)) Assert.That(runner.Run(), Is.EqualTo(RunOutcome.Completed));
+        // Continue the same run with an absurd learning rate: the weights overflow within a step or two.
+        var bad = good with { Steps = 40, Lr = 1e30f, Warmup = 0 };
+        using (var runner = Runner(bad, resume: Path.Combine(good.OutDir, "checkpoint")))
+        {
+            Assert.That(runner.Run(), Is.EqualTo(RunOutcome.Diverged));
+            var (step, value) = runner.DivergedAt!.Value;
+            Assert.That(float.IsFinite(value), Is.False);
+            Assert.That(step, Is.GreaterThanOrEqualTo(2));
+            Assert.That(PretrainCheckpoint.ReadState(runner.CheckpointDir).Step, Is.EqualTo(2), "the last good checkpoint is kept");
+            using var disc = SafetensorsFile.Open(Path.Combine(runner.CheckpointDir, "discriminator", "model.safetensors"));
+            foreach (var name in disc.Names)
+                Assert.That(disc.ReadTensor(name).ToFloatArray().All(float.IsFinite), Is.True, $"{name} in the kept checkpoint is finite");
+        }
     }
 
     [Test]
