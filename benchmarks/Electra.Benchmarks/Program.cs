@@ -1,4 +1,4 @@
 using BenchmarkDotNet.Running;
 
-// dotnet run -c Release --project benchmarks/Electra.Benchmarks -- --filter '*'
+// dotnet run -c Release --project benchmarks/Electra.Benchmarks -- --filter '*Gemm*' --job short
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
