@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -42,9 +43,11 @@ internal enum GemmKernel { Auto, Vector512, Vector256, Scalar }
 /// contiguous in the order the micro-kernel reads them, zero-padded to whole tiles so the kernel never branches on
 /// edges. The loop around the kernel walks B panels outside and A panels inside: one B panel (KC·NR floats, 32 KiB)
 /// stays in L1 while the A block (MC·KC floats, ≤ 256 KiB) streams from L2.
-/// Work is split two ways. With many row blocks (M large) one packed B block is shared and the row blocks run in
-/// parallel. With few row blocks (M small, e.g. the weight gradient Aᵀ·B with M = out features) each task owns a
-/// [mc, nch] tile of C and packs its own A and B slices over all of K: one parallel loop for the whole product.
+/// Work is split three ways. With many row blocks (M large) one packed B block is shared and the row blocks run in
+/// parallel. With few row blocks and a long K (weight gradients Aᵀ·B) fixed K chunks run in parallel into partials
+/// (see <see cref="RunSplitK"/>). Otherwise each task owns a [mc, nch] tile of C and packs its own A and B slices
+/// over all of K: one parallel loop for the whole product. Every element is summed in the same order whatever the
+/// thread count (the choice of split-K depends on the shape only), so results do not depend on the machine.
 /// beta = 0 never reads C (it may hold garbage); K = 0 or alpha = 0 only scales C by beta.
 /// </summary>
 internal static unsafe class CpuGemm
@@ -111,16 +114,74 @@ internal static unsafe class CpuGemm
         {
             // Round the block count up to a multiple of the threads so the last round is not half empty.
             mBlocks = (mBlocks + threads - 1) / threads * threads;
-            RunSharedB(op, m, n, k, RoundUp((m + mBlocks - 1) / mBlocks, mr));
+            RunSharedB(op, m, n, k, RoundUp((m + mBlocks - 1) / mBlocks, mr), parallel: true);
         }
-        else
+        else if (k >= 2 * KSplitChunk && (long)m * n <= MaxSplitC)
+        {
+            RunSplitK(op, m, n, k);
+        }
+        else if (threads > 1)
         {
             RunTiles(op, m, n, k, threads);
         }
+        else
+        {
+            RunSharedB(op, m, n, k, MC, parallel: false);
+        }
     }
 
-    /// <summary>Large M: per (NC, KC) block, pack op(B) once and run the MC row blocks in parallel over it.</summary>
-    private static void RunSharedB(Operands op, int m, int n, int k, int mc)
+    // Split-K: the chunk count depends on K only, never on the thread count, so the sum (chunks added in order)
+    // is the same on every machine.
+    private const int KSplitChunk = 2048;
+    private const long MaxSplitC = 1 << 20;
+
+    /// <summary>
+    /// Small M and N, long K (weight gradients: [out, rows]·[rows, in]): tiles of C would be few and small, so each
+    /// task would spend as long packing as multiplying. Instead fixed K chunks run in parallel, each packing its
+    /// slices of A and B exactly once into a private [m, n] partial; the partials are then added in chunk order.
+    /// </summary>
+    private static void RunSplitK(Operands op, int m, int n, int k)
+    {
+        int chunks = (k + KSplitChunk - 1) / KSplitChunk;
+        int chunk = RoundUp((k + chunks - 1) / chunks, 8);
+        chunks = (k + chunk - 1) / chunk;
+        long mn = (long)m * n;
+        float* partial = (float*)NativeMemory.AlignedAlloc((nuint)(mn * chunks * sizeof(float)), 64);
+        try
+        {
+            nint pp = (nint)partial;
+            Parallel.For(0, chunks, s =>
+            {
+                int k0 = s * chunk, kl = Math.Min(chunk, k - k0);
+                var sub = new Operands(op.TransA ? op.A + (long)k0 * op.Lda : op.A + k0, op.Lda, op.TransA,
+                    op.TransB ? op.B + k0 : op.B + (long)k0 * op.Ldb, op.Ldb, op.TransB,
+                    (float*)pp + s * mn, n, 1f, 0f, op.Kernel, op.MR, op.NR);
+                RunSharedB(sub, m, n, kl, MC, parallel: false);
+            });
+            float alpha = op.Alpha, beta = op.Beta;
+            float* c = op.C;
+            CpuBackend.ParallelRows(m, (long)n * chunks, (r0, r1) =>
+            {
+                for (int i = r0; i < r1; i++)
+                {
+                    var row = new Span<float>(c + (long)i * n, n);
+                    var sum = new Span<float>((float*)pp + (long)i * n, n);
+                    for (int s = 1; s < chunks; s++)
+                        TensorPrimitives.Add(sum, new ReadOnlySpan<float>((float*)pp + s * mn + (long)i * n, n), sum);
+                    if (beta == 0f) TensorPrimitives.Multiply(sum, alpha, row);
+                    else
+                    {
+                        TensorPrimitives.Multiply(row, beta, row);
+                        TensorPrimitives.MultiplyAdd(sum, alpha, row, row);
+                    }
+                }
+            });
+        }
+        finally { NativeMemory.AlignedFree(partial); }
+    }
+
+    /// <summary>Large M (or one thread): per (NC, KC) block, pack op(B) once and run the MC row blocks over it.</summary>
+    private static void RunSharedB(Operands op, int m, int n, int k, int mc, bool parallel)
     {
         int mBlocks = (m + mc - 1) / mc;
         float* bPack = Rent(BPool, BPackFloats);
@@ -135,7 +196,7 @@ internal static unsafe class CpuGemm
                     GemmPacking.PackB(op, pc, kc, jc, nc, bPack);
                     nint bp = (nint)bPack;
                     float betaNow = pc == 0 ? op.Beta : 1f;
-                    Parallel.For(0, mBlocks, blk =>
+                    void Block(int blk)
                     {
                         int ic = blk * mc, mcb = Math.Min(mc, m - ic);
                         float* aPack = Rent(APool, APackFloats);
@@ -145,14 +206,16 @@ internal static unsafe class CpuGemm
                             Macro(op, aPack, (float*)bp, mcb, nc, kc, op.C + (long)ic * op.Ldc + jc, betaNow);
                         }
                         finally { Return(APool, aPack); }
-                    });
+                    }
+                    if (parallel) Parallel.For(0, mBlocks, Block);
+                    else for (int blk = 0; blk < mBlocks; blk++) Block(blk);
                 }
             }
         }
         finally { Return(BPool, bPack); }
     }
 
-    /// <summary>Small M: split C into [mc, nch] tiles; each task packs its own slices over all of K.</summary>
+    /// <summary>Small M, several threads: split C into [mc, nch] tiles; each task packs its own slices over all of K.</summary>
     private static void RunTiles(Operands op, int m, int n, int k, int threads)
     {
         int mBlocks = (m + MC - 1) / MC;
@@ -161,15 +224,10 @@ internal static unsafe class CpuGemm
         // Enough column chunks for about 4 tasks per thread, but chunks of at least 4 panels so that A, packed once
         // per chunk, stays a small cost next to the product.
         int nPanels = (n + op.NR - 1) / op.NR;
-        int nChunks = threads == 1 ? 1 : Math.Clamp((4 * threads + mBlocks - 1) / mBlocks, 1, Math.Max(1, nPanels / 4));
+        int nChunks = Math.Clamp((4 * threads + mBlocks - 1) / mBlocks, 1, Math.Max(1, nPanels / 4));
         int nch = Math.Min(NC, RoundUp((n + nChunks - 1) / nChunks, op.NR));
         nChunks = (n + nch - 1) / nch;
         int tasks = mBlocks * nChunks;
-        if (threads == 1 || tasks == 1)
-        {
-            for (int t = 0; t < tasks; t++) Tile(op, t % mBlocks, t / mBlocks, mc, nch, m, n, k);
-            return;
-        }
         Parallel.For(0, tasks, t => Tile(op, t % mBlocks, t / mBlocks, mc, nch, m, n, k));
     }
 
@@ -246,7 +304,7 @@ internal static unsafe class CpuGemm
     {
         var span = new Span<float>(c, checked((int)count));
         if (beta == 0f) span.Clear();
-        else if (beta != 1f) System.Numerics.Tensors.TensorPrimitives.Multiply(span, beta, span);
+        else if (beta != 1f) TensorPrimitives.Multiply(span, beta, span);
     }
 
     private static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;

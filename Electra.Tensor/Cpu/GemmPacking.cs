@@ -73,6 +73,13 @@ internal static unsafe class GemmPacking
                     Vector512.Store(Vector512.Load(src + 16), dst + 16);
                 }
                 break;
+            case 12 when Vector256.IsHardwareAccelerated:
+                for (int p = 0; p < count; p++, src += ld, dst += 12)
+                {
+                    Vector256.Store(Vector256.Load(src), dst);
+                    Vector128.Store(Vector128.Load(src + 8), dst + 8);
+                }
+                break;
             case 16 when Vector256.IsHardwareAccelerated:
                 for (int p = 0; p < count; p++, src += ld, dst += 16)
                 {

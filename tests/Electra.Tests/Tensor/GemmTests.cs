@@ -107,6 +107,11 @@ public unsafe class GemmTests
     [TestCase(100, 300, 600, false, true)]
     [TestCase(100, 300, 600, true, false)]
     [TestCase(100, 300, 600, true, true)]
+    // Small M and N, long K: split-K partials added in order.
+    [TestCase(100, 70, 5000, false, false)]
+    [TestCase(100, 70, 5000, true, false)]
+    [TestCase(100, 70, 5000, false, true)]
+    [TestCase(100, 70, 5000, true, true)]
     public void ParallelSplitsMatchReference(int m, int n, int k, bool transA, bool transB)
     {
         foreach (var threads in new[] { 2, 4 })
@@ -114,6 +119,22 @@ public unsafe class GemmTests
             RunCase(m, n, k, transA, transB, 1f, 0f, GemmKernel.Auto, threads, seed: 11);
             RunCase(m, n, k, transA, transB, 0.5f, 1f, GemmKernel.Vector512, threads, seed: 12);
         }
+    }
+
+    [Test]
+    public void SplitKGivesTheSameBitsForAnyThreadCount()
+    {
+        int m = 40, n = 50, k = 4500;
+        var a = TestData.RandomFloats(k * m, 41);
+        var b = TestData.RandomFloats(k * n, 42);
+        var c1 = new float[m * n];
+        var c2 = new float[m * n];
+        fixed (float* pa = a, pb = b, p1 = c1, p2 = c2)
+        {
+            CpuGemm.Run(pa, true, pb, false, p1, m, n, k, 1f, 0f, GemmKernel.Auto, threads: 1);
+            CpuGemm.Run(pa, true, pb, false, p2, m, n, k, 1f, 0f, GemmKernel.Auto, threads: 3);
+        }
+        Assert.That(c2, Is.EqualTo(c1));
     }
 
     [Test]
