@@ -425,7 +425,7 @@ def worker(args):
 
 # ---- the driver --------------------------------------------------------------------------------------------------------
 
-def run_child(args, mode, precision):
+def run_child(args, mode, precision, timeout):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--mode", mode, "--precision", precision]
     for key in ("device", "preset", "batch", "seq", "steps", "warmup_steps", "optimizer", "lr", "warmup", "total_steps",
                 "step_offset", "seed"):
@@ -436,9 +436,9 @@ def run_child(args, mode, precision):
         cmd += ["--attn", args.attn]
     row = {"implementation": "pytorch", "mode": mode, "precision": precision}
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=args.run_timeout)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return dict(row, error=f"timed out after {args.run_timeout} s")
+        return dict(row, error=f"timed out after {timeout:.0f} s")
     lines = [x for x in r.stdout.splitlines() if x.startswith("{")]
     if r.returncode != 0 or not lines:
         tail = (r.stderr.strip().splitlines() or ["no output"])[-1]
@@ -446,7 +446,7 @@ def run_child(args, mode, precision):
     return json.loads(lines[-1])
 
 
-def run_ours(args):
+def run_ours(args, timeout):
     app = args.app or os.environ.get("APP")
     row = {"implementation": "electra (ours)", "mode": "eager", "precision": None}
     if not app:
@@ -459,12 +459,14 @@ def run_ours(args):
     if args.breakdown:
         cmd.append("--breakdown")
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=args.run_timeout)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return dict(row, error=f"timed out after {args.run_timeout} s")
+        return dict(row, error=f"timed out after {timeout:.0f} s")
     lines = [x for x in r.stdout.splitlines() if x.startswith("{")]
     if r.returncode != 0 or not lines:
-        tail = ((r.stderr + r.stdout).strip().splitlines() or ["no output"])[-1]
+        said = (r.stderr + r.stdout).strip().splitlines() or ["no output"]
+        # A .NET stack trace ends in frames; the line naming the exception is the useful one.
+        tail = next((x for x in said if "exception" in x.lower() or "bench:" in x), said[-1]).strip()
         return dict(row, error=f"exit {r.returncode}: {tail[:300]}")
     ours = json.loads(lines[-1])
     row.update(ours)
@@ -507,6 +509,7 @@ def main():
     ap.add_argument("--warmup-steps", type=int, default=3, help="untimed steps first (the first one compiles)")
     ap.add_argument("--modes", default="eager", help="comma list of eager, compile")
     ap.add_argument("--precisions", default=None, help="comma list of fp32, tf32, bf16 (default: tf32 on cuda, fp32 on cpu)")
+    ap.add_argument("--runs", default=None, help="comma list of MODE:PRECISION pairs, instead of --modes x --precisions")
     ap.add_argument("--optimizer", default="electra", choices=["electra", "torch"])
     ap.add_argument("--attn", default=None, help="HF attn_implementation (eager, sdpa); default: the library's")
     ap.add_argument("--plain", action="store_true", help="use the plain-torch model even when transformers imports")
@@ -520,6 +523,8 @@ def main():
     ap.add_argument("--breakdown", action="store_true", help="also ask ours for its per-phase breakdown")
     ap.add_argument("--peak-tflops", type=float, default=989.0, help="MFU denominator (H100 SXM dense bf16: 989)")
     ap.add_argument("--run-timeout", type=int, default=300, help="seconds per configuration")
+    ap.add_argument("--budget-s", type=float, default=None,
+                    help="seconds for all runs together (ours first); runs that would start with < 20 s left are skipped")
     ap.add_argument("--out", default=None, help="folder for compare-pytorch.md and compare-pytorch.json")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--mode", default="eager", help=argparse.SUPPRESS)
@@ -532,29 +537,38 @@ def main():
         print(json.dumps(worker(args)))
         return
 
-    modes = [m for m in args.modes.split(",") if m]
-    precisions = [p for p in (args.precisions or ("tf32" if args.device == "cuda" else "fp32")).split(",") if p]
-    for m in modes:
+    if args.runs:
+        runs = [tuple(x.split(":", 1)) if ":" in x else (x, "") for x in args.runs.split(",") if x]
+    else:
+        precisions = [p for p in (args.precisions or ("tf32" if args.device == "cuda" else "fp32")).split(",") if p]
+        runs = [(m, p) for m in args.modes.split(",") if m for p in precisions]
+    for m, p in runs:
         if m not in ("eager", "compile"):
-            ap.error(f"--modes: '{m}' is not eager or compile")
-    for p in precisions:
+            ap.error(f"mode '{m}' is not eager or compile")
         if p not in ("fp32", "tf32", "bf16"):
-            ap.error(f"--precisions: '{p}' is not fp32, tf32 or bf16")
+            ap.error(f"precision '{p}' (of {m}) is not fp32, tf32 or bf16")
         if p == "tf32" and args.device == "cpu":
-            ap.error("--precisions: tf32 exists only on cuda")
+            ap.error("precision tf32 exists only on cuda")
 
     disc_cfg, gen_cfg = preset(args.preset)
     flops, forward = flops_per_token(disc_cfg, gen_cfg, args.seq)
-    rows = []
-    for m in modes:
-        for p in precisions:
-            print(f"pytorch {m} {p} ...", file=sys.stderr, flush=True)
-            rows.append(run_child(args, m, p))
+    # Ours first: it is what is being measured, so a budget running out cuts PyTorch runs, not it.
+    deadline = time.monotonic() + args.budget_s if args.budget_s else None
     print("electra bench train ...", file=sys.stderr, flush=True)
-    rows.append(run_ours(args))
+    ours = run_ours(args, args.run_timeout if deadline is None else min(args.run_timeout, args.budget_s))
+    rows = []
+    for m, p in runs:
+        timeout = args.run_timeout
+        if deadline is not None:
+            timeout = min(timeout, deadline - time.monotonic())
+            if timeout < 20:
+                rows.append({"implementation": "pytorch", "mode": m, "precision": p, "error": f"skipped: --budget-s {args.budget_s:g} used up"})
+                continue
+        print(f"pytorch {m} {p} ...", file=sys.stderr, flush=True)
+        rows.append(run_child(args, m, p, timeout))
+    rows.append(ours)
 
     ok = [r for r in rows if r["implementation"] == "pytorch" and "error" not in r]
-    ours = rows[-1]
     eager = {r["precision"]: r for r in ok if r["mode"] == "eager"}
     headline = None
     if "error" not in ours and ours["precision"] in eager:

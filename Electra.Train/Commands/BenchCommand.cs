@@ -45,7 +45,7 @@ public static class BenchCommand
                 else Print(result);
                 return 0;
             }
-            catch (ArgumentException e)
+            catch (Exception e) when (e is ArgumentException || CudaSupport.IsUnavailable(e))
             {
                 AnsiConsole.MarkupLineInterpolated($"[red]bench: {e.Message}[/]");
                 return 1;
