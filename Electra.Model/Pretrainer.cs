@@ -81,6 +81,12 @@ public sealed class Pretrainer : Module
     public RandomStream Rng { get; }
 
     /// <summary>
+    /// Called with a phase's name as each phase of <see cref="Forward"/> ends (<see cref="PretrainPhases"/>), so a
+    /// benchmark can synchronise the device and time it; null (the default) costs nothing.
+    /// </summary>
+    public Action<string>? PhaseEnded { get; set; }
+
+    /// <summary>
     /// Runs the objective on one batch at training step <paramref name="step"/> (which seeds masking, sampling and
     /// dropout). Returns the scalar loss to back-propagate and, when asked, the step's metrics.
     /// </summary>
@@ -102,8 +108,10 @@ public sealed class Pretrainer : Module
         var mask = Tensor.FromArray(batch.AttentionMask, [b, t], Device);
         var positions = Tensor.FromArray(plan.Positions, [m], Device);
         var targets = Tensor.FromArray(plan.Originals, [m], Device);
+        PhaseEnded?.Invoke(PretrainPhases.MaskingUpload);
 
         var hidden = Generator.Encode(ids, types, mask);                     // [B·T, Hg]
+        PhaseEnded?.Invoke(PretrainPhases.GeneratorForward);
         var logits = Generator.Logits(Ops.GatherRows(hidden, positions));   // [M, V], masked rows only
         float genAcc = float.NaN;
         if (computeMetrics)
@@ -114,6 +122,7 @@ public sealed class Pretrainer : Module
         }
         var draw = mlm ? (Ops.GumbelDraw?)null : new Ops.GumbelDraw(Options.Temperature, Options.Seed, gumbelOffset);
         var (mlmLoss, samples) = Ops.SoftmaxCrossEntropy(logits, targets, validRows: m, gumbel: draw);
+        PhaseEnded?.Invoke(PretrainPhases.GeneratorHead);
         if (mlm)
         {
             if (!computeMetrics) return (mlmLoss, null);
@@ -124,10 +133,12 @@ public sealed class Pretrainer : Module
         var original = Tensor.FromArray(batch.Ids, [n], Device);
         var (corrupted, labels) = Corrupt(original, positions, samples!);
         var discLogits = Discriminator!.Forward(corrupted.Reshape(b, t), types, mask);     // [B·T]
+        PhaseEnded?.Invoke(PretrainPhases.DiscriminatorForward);
         var weights = Tensor.FromArray(batch.AttentionMask.Select(x => x != 0 ? 1f : 0f).ToArray(), [n], Device);
         int real = batch.RealTokens;
         var discLoss = Ops.BceWithLogits(discLogits, labels, weights, real);
         var loss = Ops.Add(mlmLoss, discLoss, 1f, Options.DiscWeight);
+        PhaseEnded?.Invoke(PretrainPhases.Loss);
         if (!computeMetrics) return (loss, null);
         return (loss, Measure(loss, mlmLoss, discLoss, discLogits, labels, batch.AttentionMask, genAcc, m, real));
     }
@@ -169,4 +180,14 @@ public sealed class Pretrainer : Module
             ReplacedFrac: (float)replaced / masked,
             GenAcc: genAcc, MaskedTokens: masked, RealTokens: real);
     }
+}
+
+/// <summary>The phases of <see cref="Pretrainer.Forward"/> in order, as passed to <see cref="Pretrainer.PhaseEnded"/>.</summary>
+public static class PretrainPhases
+{
+    public const string MaskingUpload = "masking+upload";
+    public const string GeneratorForward = "generator forward";
+    public const string GeneratorHead = "generator head+CE/Gumbel";
+    public const string DiscriminatorForward = "discriminator forward";
+    public const string Loss = "loss";
 }

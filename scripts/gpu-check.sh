@@ -3,7 +3,8 @@
 #   bash .gpu/env.sh bash scripts/gpu-check.sh "$OUT"
 # Steps (each bounded by a timeout; a failing step is recorded, never aborts the rest):
 #   1. the GPU and `electra info`   2. the Gpu + Nvrtc test categories   3. the CUDA kernel benchmarks
-#   4. a short training benchmark (`electra bench train`)
+#   4. the training step, ours against PyTorch (benchmarks/compare-pytorch.py: ELECTRA-Small B=128 T=128; PyTorch eager
+#      fp32/tf32/bf16 and torch.compile tf32, our `electra bench train --breakdown`); without python3+torch, ours alone
 # Writes report.md and report.json (plus every log) into the folder given, and prints a short table last.
 set -uo pipefail
 out=${1:?usage: gpu-check.sh OUT_DIR}
@@ -31,8 +32,16 @@ nvidia-smi >"$out/nvidia-smi.txt" 2>&1 || true
 step info 60 info.txt dotnet "$APP/electra.dll" info
 step tests 300 tests.log dotnet "$APP/Electra.Tests.dll" --filter "TestCategory=Gpu|TestCategory=Nvrtc" --output Detailed --no-progress
 step bench 240 bench.log dotnet "$APP/Electra.Benchmarks.dll" --cuda --out "$out/bench"
-# Written by the training work; until it exists this step records the CLI's "unknown command" error.
-step train 180 train.log dotnet "$APP/electra.dll" bench train --preset small --device cuda --steps 30 --out "$out/train"
+# The compare script keeps inside --budget-s (ours first, then PyTorch runs while time is left) and writes its table
+# even when some runs fail; the step's timeout is only a backstop.
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if python3 -c "import torch" >/dev/null 2>&1; then
+  step train 300 train.log python3 "$here/../benchmarks/compare-pytorch.py" --device cuda --preset small --batch 128 --seq 128 \
+    --steps 20 --runs eager:fp32,eager:tf32,eager:bf16,compile:tf32 --budget-s 260 --run-timeout 150 --breakdown \
+    --app "$APP" --out "$out/compare"
+else
+  step train 150 train.log dotnet "$APP/electra.dll" bench train --preset small --batch 128 --seq 128 --steps 20 --device cuda --breakdown
+fi
 
 # Test summary from the runner's closing lines.
 num() { grep -oE "^\s*$1: [0-9]+" "$out/tests.log" | tail -1 | grep -oE '[0-9]+' || echo 0; }
@@ -41,6 +50,7 @@ failed_names=$(grep -E '^\s*failed ' "$out/tests.log" | sed -E 's/^\s*failed //'
 
 json_escape() { sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e ':a;N;$!ba;s/\n/\\n/g' -e 's/\t/\\t/g'; }
 bench_json=$( [ -s "$out/bench/cuda-bench.json" ] && cat "$out/bench/cuda-bench.json" || echo null )
+compare_json=$( [ -s "$out/compare/compare-pytorch.json" ] && cat "$out/compare/compare-pytorch.json" || echo null )
 {
   echo "{"
   echo "  \"gpu\": \"$(printf '%s' "$gpu" | json_escape)\","
@@ -55,6 +65,7 @@ bench_json=$( [ -s "$out/bench/cuda-bench.json" ] && cat "$out/bench/cuda-bench.
   echo "  },"
   echo "  \"tests\": {\"total\": $t_total, \"passed\": $t_passed, \"failed\": $t_failed, \"skipped\": $t_skipped, \"failedNames\": \"$(printf '%s' "$failed_names" | json_escape)\"},"
   echo "  \"bench\": $bench_json,"
+  echo "  \"compare\": $compare_json,"
   echo "  \"trainTail\": \"$(tail -15 "$out/train.log" 2>/dev/null | json_escape)\""
   echo "}"
 } >"$out/report.json"
@@ -71,7 +82,8 @@ bench_json=$( [ -s "$out/bench/cuda-bench.json" ] && cat "$out/bench/cuda-bench.
   echo
   if [ -s "$out/bench/cuda-bench.md" ]; then sed 's/^# /## /' "$out/bench/cuda-bench.md"; else echo "## Kernel benchmarks"; echo; echo '```'; tail -20 "$out/bench.log"; echo '```'; fi
   echo
-  echo "## Training benchmark"; echo; echo '```'; tail -25 "$out/train.log"; echo '```'
+  if [ -s "$out/compare/compare-pytorch.md" ]; then sed 's/^# /## /' "$out/compare/compare-pytorch.md"
+  else echo "## Training benchmark"; echo; echo '```'; tail -25 "$out/train.log"; echo '```'; fi
 } >"$out/report.md"
 
 # The short table, last, so the tail of the output carries it.
@@ -82,5 +94,12 @@ for s in info tests bench train; do printf '%-8s %5s %6s\n' "$s" "${status[$s]}"
 echo "tests: $t_passed passed, $t_failed failed, $t_skipped skipped of $t_total"
 if [ -s "$out/bench/cuda-bench.md" ]; then
   grep -E '^\| (copy d2d|gemm f32 \(tf32\)|gemm bf16|gemm qkv|bias\+gelu fwd|embedding bwd|adamw|global norm)' "$out/bench/cuda-bench.md" | cut -d'|' -f2-7
+fi
+if [ -s "$out/compare/compare-pytorch.md" ]; then
+  # The first table (ours vs PyTorch) and its headline; the phase table follows in report.md.
+  awk '/^\| implementation/{t=1} t&&!/^\|/{exit} t' "$out/compare/compare-pytorch.md" | cut -d'|' -f2-9
+  grep -E '^\*\*ours' "$out/compare/compare-pytorch.md"
+else
+  tail -3 "$out/train.log"
 fi
 echo "report: $out/report.md"

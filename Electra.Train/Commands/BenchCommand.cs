@@ -1,41 +1,51 @@
 using System.CommandLine;
-using System.Diagnostics;
+using System.Globalization;
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Electra.Model;
-using Electra.Optim;
+using Electra.Train.Benchmarking;
 using Spectre.Console;
 
 namespace Electra.Train.Commands;
 
 /// <summary>
-/// <c>electra bench train</c>: times the full pretraining step (generator + discriminator forward and backward,
-/// clipping, AdamW) on synthetic batches, so the number depends on the engine alone, not on data loading.
+/// <c>electra bench train</c>: times the full pretraining step on synthetic batches (see <see cref="TrainBenchmark"/>);
+/// <c>--breakdown</c> adds the median time of each phase of a step.
 /// </summary>
 public static class BenchCommand
 {
+    // Phase names hold '+', which the default encoder writes as \u002B.
+    private static readonly JsonSerializerOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static Command Create()
     {
         var preset = new Option<string>("--preset") { Description = "tiny, small, base or large", DefaultValueFactory = _ => "small" };
         var batch = new Option<int>("--batch") { Description = "B", DefaultValueFactory = _ => 8 };
         var seq = new Option<int>("--seq") { Description = "T", DefaultValueFactory = _ => 128 };
-        var steps = new Option<int>("--steps") { Description = "Timed steps (after 2 warm-up steps)", DefaultValueFactory = _ => 10 };
+        var steps = new Option<int>("--steps") { Description = $"Timed steps (after {TrainBenchmark.WarmupSteps} warm-up steps)", DefaultValueFactory = _ => 10 };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N", DefaultValueFactory = _ => "auto" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var breakdown = new Option<bool>("--breakdown")
+        {
+            Description = "Then run --steps more steps with a device synchronisation after each phase, and report each phase's median time",
+        };
         var train = new Command("train", "Time full pretraining steps on synthetic batches");
-        foreach (var o in new Option[] { preset, batch, seq, steps, device, json }) train.Options.Add(o);
+        foreach (var o in new Option[] { preset, batch, seq, steps, device, json, breakdown }) train.Options.Add(o);
         train.SetAction(parse =>
         {
             try
             {
                 var (dev, note) = DeviceChoice.Resolve(parse.GetValue(device)!);
-                var result = Train(ElectraConfig.Preset(parse.GetValue(preset)!), parse.GetValue(batch), parse.GetValue(seq), parse.GetValue(steps), dev);
+                var result = TrainBenchmark.Run(ElectraConfig.Preset(parse.GetValue(preset)!), parse.GetValue(batch), parse.GetValue(seq),
+                    parse.GetValue(steps), dev, parse.GetValue(breakdown));
                 result["device"] = note;
                 result["preset"] = parse.GetValue(preset);
-                if (parse.GetValue(json)) Console.WriteLine(result.ToJsonString());
-                else AnsiConsole.MarkupLineInterpolated($"{parse.GetValue(preset)} B={parse.GetValue(batch)} T={parse.GetValue(seq)} on {note}: {result["step_ms_median"]} ms/step, {result["tokens_per_s"]} tokens/s");
+                if (parse.GetValue(json)) Console.WriteLine(result.ToJsonString(JsonOptions));
+                else Print(result);
                 return 0;
             }
-            catch (ArgumentException e)
+            catch (Exception e) when (e is ArgumentException || CudaSupport.IsUnavailable(e))
             {
                 AnsiConsole.MarkupLineInterpolated($"[red]bench: {e.Message}[/]");
                 return 1;
@@ -46,41 +56,20 @@ public static class BenchCommand
         return bench;
     }
 
-    public static JsonObject Train(ElectraConfig config, int b, int t, int steps, Device device)
+    private static void Print(JsonObject r)
     {
-        if (b < 1 || t < 8 || steps < 1) throw new ArgumentException("--batch ≥ 1, --seq ≥ 8 and --steps ≥ 1 are required");
-        if (t > config.MaxPositionEmbeddings) throw new ArgumentException($"--seq {t} exceeds max_position_embeddings {config.MaxPositionEmbeddings}");
-        using var model = new Pretrainer(config, null, new PretrainOptions(), device);
-        using var opt = new AdamW(AdamW.DefaultGroups(model.NamedParameters()));
-        var rng = new Random(1);
-        var ids = new int[b * t];
-        for (int i = 0; i < ids.Length; i++) ids[i] = i % t == 0 ? 101 : i % t == t - 1 ? 102 : 1000 + rng.Next(20000);
-        var batch = new TokenBatch(ids, new int[b * t], Enumerable.Repeat(1, b * t).ToArray(), b, t);
-        var times = new List<double>();
-        for (int step = 0; step < steps + 2; step++)
-        {
-            var clock = Stopwatch.StartNew();
-            using (new TensorScope())
-            {
-                var (loss, _) = model.Forward(batch, step, computeMetrics: false);
-                loss.Backward();
-                GradClip.ClipGlobalNorm(opt.Params, 1f);
-                opt.Step(1e-4f);
-                model.ZeroGrad();
-                loss.Backend.Synchronize();
-            }
-            if (step >= 2) times.Add(clock.Elapsed.TotalMilliseconds);
-        }
-        times.Sort();
-        double median = times[times.Count / 2];
-        return new JsonObject
-        {
-            ["tokens_per_s"] = Math.Round(b * t / (median / 1000.0), 1),
-            ["step_ms_median"] = Math.Round(median, 3),
-            ["step_ms_min"] = Math.Round(times[0], 3),
-            ["batch"] = b,
-            ["seq"] = t,
-            ["steps"] = steps,
-        };
+        var peak = r["peak_memory_bytes"] is { } p ? $", peak {Electra.Cuda.CudaAllocator.Format(p.GetValue<long>())}" : "";
+        AnsiConsole.MarkupLineInterpolated(
+            $"{r["preset"]} B={r["batch"]} T={r["seq"]} on {r["device"]} ({r["matmul_precision"]}): {r["step_ms_median"]} ms/step, {r["tokens_per_s"]} tokens/s{peak}");
+        if (r["phases"] is not JsonObject phases) return;
+        var all = phases.Select(kv => (Phase: kv.Key, MedianMs: kv.Value!.GetValue<double>())).ToList();
+        double total = all.Sum(x => x.MedianMs);
+        var table = new Table().AddColumn("phase").AddColumn(new TableColumn("median ms").RightAligned()).AddColumn(new TableColumn("share").RightAligned());
+        foreach (var (phase, ms) in all)
+            table.AddRow(Markup.Escape(phase), ms.ToString("0.000", CultureInfo.InvariantCulture), (ms / total).ToString("P1", CultureInfo.InvariantCulture));
+        table.AddRow("sum (synchronised step)", total.ToString("0.000", CultureInfo.InvariantCulture), "");
+        AnsiConsole.Write(table);
+        var top = TrainBenchmark.Top(all, 5).Select(x => $"{x.Phase} {x.MedianMs.ToString("0.###", CultureInfo.InvariantCulture)} ms");
+        AnsiConsole.MarkupLineInterpolated($"top five: {string.Join(", ", top)}");
     }
 }

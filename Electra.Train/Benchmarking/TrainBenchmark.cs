@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Electra.Cuda;
+using Electra.Model;
+using Electra.Optim;
+
+namespace Electra.Train.Benchmarking;
+
+/// <summary>
+/// Times the full pretraining step (generator + discriminator forward and backward, clipping, AdamW) on one
+/// synthetic batch, so the number depends on the engine alone, not on data loading. The batch, the learning rate
+/// (ELECTRA-Small's schedule, 10,000 steps in) and the masking match benchmarks/compare-pytorch.py's.
+/// </summary>
+public static class TrainBenchmark
+{
+    public const int WarmupSteps = 2;
+    public const string Backward = "backward";
+    public const string Clipping = "clipping";
+    public const string Optimizer = "optimizer";
+    public const string ZeroGradAndFree = "zero-grad+free";
+
+    public static JsonObject Run(ElectraConfig config, int b, int t, int steps, Device device, bool breakdown)
+    {
+        if (b < 1 || t < 8 || steps < 1) throw new ArgumentException($"--batch ≥ 1, --seq ≥ 8 and --steps ≥ 1 are required (got {b}, {t}, {steps})");
+        if (t > config.MaxPositionEmbeddings) throw new ArgumentException($"--seq {t} exceeds max_position_embeddings {config.MaxPositionEmbeddings}");
+        using var model = new Pretrainer(config, null, new PretrainOptions(), device);
+        using var opt = new AdamW(AdamW.DefaultGroups(model.NamedParameters()));
+        var batch = SyntheticBatch(b, t);
+        var backend = Backends.For(device);
+
+        float lossFirst = float.NaN, lossLast = float.NaN;
+        var times = new List<double>();
+        for (int step = 0; step < steps + WarmupSteps; step++)
+        {
+            var (ms, loss) = Step(model, opt, batch, step, null, readLoss: step == 0 || step == steps + WarmupSteps - 1);
+            if (step == 0) lossFirst = loss;
+            else lossLast = loss;
+            if (step >= WarmupSteps) times.Add(ms);
+        }
+        double median = PhaseTimer.Median(times);
+        var result = new JsonObject
+        {
+            ["tokens_per_s"] = Math.Round(b * t / (median / 1000.0), 1),
+            ["step_ms_median"] = Math.Round(median, 3),
+            ["step_ms_min"] = Math.Round(times.Min(), 3),
+            ["batch"] = b,
+            ["seq"] = t,
+            ["steps"] = steps,
+            ["loss_first"] = lossFirst,
+            ["loss_last"] = steps + WarmupSteps > 1 ? lossLast : lossFirst,
+            ["matmul_precision"] = backend is CudaBackend { AllowTf32: true } ? "tf32" : "fp32",
+        };
+
+        if (breakdown)
+        {
+            // Separate steps after the timed ones, so the synchronisations do not touch the headline numbers.
+            var timer = new PhaseTimer(backend);
+            model.PhaseEnded = timer.End;
+            for (int i = 0; i < steps; i++) Step(model, opt, batch, steps + WarmupSteps + i, timer, readLoss: false);
+            model.PhaseEnded = null;
+            var medians = timer.Medians();
+            var phases = new JsonObject();
+            foreach (var (phase, ms) in medians) phases[phase] = Math.Round(ms, 3);
+            result["phases"] = phases;
+            result["phase_top5"] = new JsonArray(Top(medians, 5).Select(p => (JsonNode)p.Phase!).ToArray());
+            result["breakdown_steps"] = steps;
+        }
+        if (backend is CudaBackend cuda) result["peak_memory_bytes"] = cuda.Allocator.PeakInUse;
+        return result;
+    }
+
+    /// <summary>The <paramref name="n"/> most expensive phases, costliest first.</summary>
+    public static IReadOnlyList<(string Phase, double MedianMs)> Top(IReadOnlyList<(string Phase, double MedianMs)> phases, int n) =>
+        phases.OrderByDescending(p => p.MedianMs).Take(n).ToList();
+
+    /// <summary>[CLS] random words [SEP] in every row, no padding: every token is real.</summary>
+    public static TokenBatch SyntheticBatch(int b, int t)
+    {
+        var rng = new Random(1);
+        var ids = new int[b * t];
+        for (int i = 0; i < ids.Length; i++) ids[i] = i % t == 0 ? 101 : i % t == t - 1 ? 102 : 1000 + rng.Next(20000);
+        return new TokenBatch(ids, new int[b * t], Enumerable.Repeat(1, b * t).ToArray(), b, t);
+    }
+
+    /// <summary>
+    /// One step; returns its wall time (host and device, freeing the step's tensors included) and, when asked, its
+    /// loss (one scalar copy, which only the first and last steps pay).
+    /// </summary>
+    private static (double Ms, float Loss) Step(Pretrainer model, AdamW opt, TokenBatch batch, int step, PhaseTimer? timer, bool readLoss)
+    {
+        float value = float.NaN;
+        timer?.Start();
+        var clock = Stopwatch.StartNew();
+        using (new TensorScope())
+        {
+            var (loss, _) = model.Forward(batch, step, computeMetrics: false);
+            loss.Backward();
+            timer?.End(Backward);
+            GradClip.ClipGlobalNorm(opt.Params, 1f);
+            timer?.End(Clipping);
+            opt.Step(LrSchedule.Electra(5e-4f, 10_000 + step, 10_000, 1_000_000));
+            timer?.End(Optimizer);
+            model.ZeroGrad();
+            if (readLoss) value = loss.Item();
+            loss.Backend.Synchronize();
+        }
+        double ms = clock.Elapsed.TotalMilliseconds;
+        timer?.End(ZeroGradAndFree);
+        return (ms, value);
+    }
+}
