@@ -1,9 +1,20 @@
 namespace Electra.Cuda;
 
-// Launch code for kernels-cu/attention.cu: a flash-style forward and a two-kernel deterministic backward.
+// Launch code for kernels-cu/attention.cu (F32 FFMA tiles, any dtype) and kernels-cu/attention_mma.cu (BF16 on
+// tensor cores, HS 32 and 64): a flash-style forward and a two-kernel deterministic backward.
 public sealed partial class CudaBackend
 {
     private const string AttentionSource = "attention.cu";
+    private const string AttentionMmaSource = "attention_mma.cu";
+    private const int MmaRows = 64, MmaThreads = 128; // attention_mma.cu: rows per block (4 warps × 16), threads
+
+    /// <summary>
+    /// BF16 attention with HS 32 or 64 on tensor cores (attention_mma.cu); when false, or for other head sizes,
+    /// the FFMA kernels of attention.cu. On by default; the benchmarks turn it off to compare the two.
+    /// </summary>
+    public bool UseTensorCoreAttention { get; set; } = true;
+
+    private bool TensorCoreAttention(DType dtype, int hs) => UseTensorCoreAttention && dtype == DType.BF16 && (hs is 32 or 64);
 
     // attention.cu's tile rows per block: forward query tile, backward query tile, backward key tile.
     private static (int Forward, int BackwardQuery, int BackwardKey) AttentionTiles(int hs) => hs switch
@@ -22,6 +33,12 @@ public sealed partial class CudaBackend
             throw new ArgumentException($"AttentionForward: output must be [{b}, {t}, {heads * hs}] {qkv.DType.Name()}, got {output.Shape} {output.DType.Name()}");
         if (lse.DType != DType.F32 || lse.Count != (long)b * heads * t)
             throw new ArgumentException($"AttentionForward: lse must be [{b}, {heads}, {t}] f32, got {lse.Shape} {lse.DType.Name()}");
+        if (TensorCoreAttention(qkv.DType, hs))
+        {
+            K(AttentionMmaSource, $"attention_forward_mma_bf16_hs{hs}").Launch(((uint)((t + MmaRows - 1) / MmaRows), (uint)(b * heads), 1), (MmaThreads, 1, 1), 0,
+                qkv, keyMask, heads, t, scale, dropout, seed, offset, output, lse);
+            return;
+        }
         int br = AttentionTiles(hs).Forward;
         K(AttentionSource, $"attention_forward_{suffix}_hs{hs}").Launch(((uint)((t + br - 1) / br), (uint)(b * heads), 1), (256, 1, 1), 0,
             qkv, keyMask, heads, t, scale, dropout, seed, offset, output, lse);
@@ -38,9 +55,18 @@ public sealed partial class CudaBackend
             throw new ArgumentException($"AttentionBackward: lse must be [{b}, {heads}, {t}] f32, got {lse.Shape} {lse.DType.Name()}");
         if (dQkv.DType != qkv.DType || dQkv.Count != qkv.Count)
             throw new ArgumentException($"AttentionBackward: dQkv must match qkv {qkv.Shape} {qkv.DType.Name()}, got {dQkv.Shape} {dQkv.DType.Name()}");
-        var (_, bq, bk) = AttentionTiles(hs);
         // D = rowsum(dO∘O) [B, NH, T]: written by the dQ kernel, read by the dK/dV kernel that runs after it.
         using var dRows = Scratch((long)b * heads * t);
+        if (TensorCoreAttention(qkv.DType, hs))
+        {
+            var grid = ((uint)((t + MmaRows - 1) / MmaRows), (uint)(b * heads), 1u);
+            K(AttentionMmaSource, $"attention_backward_dq_mma_bf16_hs{hs}").Launch(grid, (MmaThreads, 1, 1), 0,
+                dOutput, qkv, keyMask, output, lse, heads, t, scale, dropout, seed, offset, dRows, dQkv);
+            K(AttentionMmaSource, $"attention_backward_dkdv_mma_bf16_hs{hs}").Launch(grid, (MmaThreads, 1, 1), 0,
+                dOutput, qkv, keyMask, lse, dRows, heads, t, scale, dropout, seed, offset, dQkv);
+            return;
+        }
+        var (_, bq, bk) = AttentionTiles(hs);
         K(AttentionSource, $"attention_backward_dq_{suffix}_hs{hs}").Launch(((uint)((t + bq - 1) / bq), (uint)(b * heads), 1), (256, 1, 1), 0,
             dOutput, qkv, keyMask, output, lse, heads, t, scale, dropout, seed, offset, dRows, dQkv);
         K(AttentionSource, $"attention_backward_dkdv_{suffix}_hs{hs}").Launch(((uint)((t + bk - 1) / bk), (uint)(b * heads), 1), (256, 1, 1), 0,

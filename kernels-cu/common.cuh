@@ -121,10 +121,11 @@ __device__ __forceinline__ unsigned philox_bits(u64 seed, u64 offset, u64 index)
 // Uniform in [0, 1) with 24 bits (exact, so no rounding mode matters).
 __device__ __forceinline__ float philox_uniform(unsigned bits) { return __uint2float_rn(bits >> 8) * 0x1p-24f; }
 
-// Uniform in (0, 1): the +0.5 rounds (to nearest even) exactly as the C# float addition does.
+// Uniform in (0, 1) with 23 bits, as Electra.Philox.UniformOpen: k + ½ is exact for k < 2^23, so the value never
+// rounds up to 1.
 __device__ __forceinline__ float philox_uniform_open(unsigned bits)
 {
-    return __fmul_rn(__fadd_rn(__uint2float_rn(bits >> 8), 0.5f), 0x1p-24f);
+    return __fmul_rn(__fadd_rn(__uint2float_rn(bits >> 9), 0.5f), 0x1p-23f);
 }
 
 // Electra.Philox.PortableLog: basic IEEE operations in the C# order, each explicitly rounded (no FMA contraction),
@@ -144,6 +145,11 @@ __device__ __forceinline__ float portable_log(float x)
     poly = __fadd_rn(__fmul_rn(poly, s2), 2.f);
     return __fadd_rn(__fmul_rn((float)e, 0x1.62e430p-1f), __fmul_rn(s, poly)); // ln 2
 }
+
+// The largest value philox_gumbel can return (over all 2^23 uniforms; GumbelBoundTests recomputes it from the CPU
+// code). Sampling kernels skip the noise of a column whose fl(x/τ + GUMBEL_MAX_DRAW) is below the best score so far:
+// rounding is monotone, so such a column cannot win or tie, and the result stays bit-identical.
+#define GUMBEL_MAX_DRAW 16.635532f  // bits 0x41851592, the draw of the top uniform (1 − 2^-24)
 
 // A standard Gumbel draw −log(−log u), u = philox_uniform_open(bits).
 __device__ __forceinline__ float philox_gumbel(unsigned bits)

@@ -5,14 +5,18 @@
 //
 // Why it is shaped this way: the logits are the largest activation of a step (M = 2,432 rows × V = 30,522 = 297 MB
 // in F32), so the kernel reads them from device memory once. One block owns a row. Pass 1 reads the row with
-// 16-byte loads and keeps, per thread, an online (max, Σexp) pair and the best Gumbel candidate; a block reduction
-// gives logsumexp and the sample. Pass 2 writes the gradient; its re-read of the row (122 KB) comes from L2, where
-// pass 1 just put it (a few hundred rows in flight ≈ 30–60 MB against H100's 50 MB L2: mostly hits).
+// 16-byte loads and keeps, per thread, an online (max, Σexp) pair and the argmax of x/τ; a block reduction gives
+// logsumexp and c*, whose full Gumbel score is the first candidate. Pass 2 writes the gradient and draws the noise
+// of the columns that can still beat the best candidate (x/τ + the largest possible draw ≥ best): for a peaked row
+// that is a handful of columns instead of 30,522 (exact: see GUMBEL_MAX_DRAW in common.cuh). Its re-read of the row
+// (122 KB) comes from L2, where pass 1 just put it (a few hundred rows in flight ≈ 30–60 MB against H100's 50 MB
+// L2: mostly hits).
 // No max pass before the sum: the online pair rescales Σexp when the max grows, one exp per 4-element group.
 //
 // Counts per element: 4 B read + 4 B written (bf16: 2 + 2). At the Small step's 2,432 × 30,522: 594 MB → 0.20 ms
 // at 3.0 TB/s. Arithmetic: one exp in each pass, plus, when sampling, the Gumbel noise (~70 instructions/element,
-// ~0.17 ms on an H100: see gumbel.cu), which overlaps the memory time. Predicted ≈ 0.20–0.25 ms with sampling.
+// ~0.17 ms on an H100 when every column draws: see gumbel.cu), which overlaps the memory time. Predicted
+// ≈ 0.20–0.25 ms with sampling on flat logits, ≈ 0.20 ms on peaked ones (the noise mostly skipped).
 #include "common.cuh"
 
 namespace sce_detail {
@@ -74,18 +78,16 @@ __device__ void row_kernel(const T* logits, const int* __restrict__ targets, int
     const int target = targets[row];
     const bool ignored = target == ignore_index;
     const bool sampling = samples != nullptr;
+    // The thread's unaligned head or tail element (at most 3 of each per row), or −1.
+    const int edge = tid < head ? tid : (tid - head < V - tail0 ? tail0 + tid - head : -1);
 
+    // Pass 1: online (max, Σexp) and, for the sampler, c* = argmax fl(x·invT) (no noise yet).
     float m = neg_inf(), s = 0.f, best = neg_inf();
     int index = 0x7fffffff;
-    // The unaligned head and tail: at most 3 elements each, one per thread.
-    {
-        const int c = tid < head ? tid : (tid - head < V - tail0 ? tail0 + tid - head : -1);
-        if (c >= 0) {
-            const float v = load1(x + c);
-            merge(m, s, v, 1.f);
-            if (sampling)
-                take_better(best, index, __fadd_rn(__fmul_rn(v, inv_temperature), philox_gumbel(philox_bits(seed, offset, flat0 + c))), c);
-        }
+    if (edge >= 0) {
+        const float v = load1(x + edge);
+        merge(m, s, v, 1.f);
+        take_better(best, index, __fmul_rn(v, inv_temperature), edge);
     }
     for (int g = threadIdx.x; g < groups; g += THREADS) {
         const int c0 = head + 4 * g;
@@ -96,16 +98,15 @@ __device__ void row_kernel(const T* logits, const int* __restrict__ targets, int
         if (m != neg_inf())
             s += __expf(v[0] - m) + __expf(v[1] - m) + __expf(v[2] - m) + __expf(v[3] - m);
         if (sampling) {
-            const philox4 r = philox_words(seed, offset, (flat0 + c0) >> 2);
             #pragma unroll
-            for (int k = 0; k < 4; k++)
-                take_better(best, index, __fadd_rn(__fmul_rn(v[k], inv_temperature), philox_gumbel(philox_word(r, k))), c0 + k);
+            for (int k = 0; k < 4; k++) take_better(best, index, __fmul_rn(v[k], inv_temperature), c0 + k);
         }
     }
 
     __shared__ float s_m[THREADS / 32], s_s[THREADS / 32], s_best[THREADS / 32];
     __shared__ int s_index[THREADS / 32];
-    __shared__ float s_lse;
+    __shared__ float s_lse, s_best0;
+    __shared__ int s_index0;
     for (int o = 16; o > 0; o >>= 1) {
         merge(m, s, __shfl_xor_sync(0xffffffffu, m, o), __shfl_xor_sync(0xffffffffu, s, o));
         take_better(best, index, __shfl_xor_sync(0xffffffffu, best, o), __shfl_xor_sync(0xffffffffu, index, o));
@@ -120,7 +121,9 @@ __device__ void row_kernel(const T* logits, const int* __restrict__ targets, int
             merge(m, s, s_m[w], s_s[w]);
             take_better(best, index, s_best[w], s_index[w]);
         }
-        if (sampling) samples[row] = index;
+        // c*'s full score is a real candidate: the bound below which pass 2 skips a column's noise.
+        s_best0 = index != 0x7fffffff ? __fadd_rn(best, philox_gumbel(philox_bits(seed, offset, flat0 + index))) : neg_inf();
+        s_index0 = index;
         const float lse = m + logf(s);
         s_lse = lse;
         // Read the target logit before pass 2 may overwrite the row. An out-of-range target gives a NaN loss and
@@ -133,29 +136,58 @@ __device__ void row_kernel(const T* logits, const int* __restrict__ targets, int
         else losses[row] = lse - load1(x + target);
     }
     __syncthreads();
-    if (dlogits == nullptr) return;
+    if (dlogits == nullptr && !sampling) return;
 
-    T* d = dlogits + flat0;
+    // Pass 2 (its re-read mostly from L2): the gradient (softmax − onehot)·scale and the Gumbel draws of the
+    // columns that can still win, i.e. whose fl(x·invT + GUMBEL_MAX_DRAW) is not below the best score so far;
+    // rounding is monotone, so a skipped column could neither win nor tie and the sample is exact.
+    // Each thread rewrites exactly the elements it reads, so dlogits aliasing the logits is safe.
+    T* d = dlogits == nullptr ? nullptr : dlogits + flat0;
     const float lse = s_lse;
     const float scale = ignored ? 0.f : grad_scale;
-    // (softmax − onehot)·scale; each thread rewrites exactly the elements it reads, so aliasing is safe.
-    if (tid < head) {
-        const int c = tid;
-        store1(d + c, (__expf(load1(x + c) - lse) - (c == target ? 1.f : 0.f)) * scale);
-    } else if (tid - head < V - tail0) {
-        const int c = tail0 + tid - head;
-        store1(d + c, (__expf(load1(x + c) - lse) - (c == target ? 1.f : 0.f)) * scale);
+    best = s_best0;
+    index = s_index0;
+    if (edge >= 0) {
+        const float v = load1(x + edge);
+        if (sampling) {
+            const float y = __fmul_rn(v, inv_temperature);
+            if (!(__fadd_rn(y, GUMBEL_MAX_DRAW) < best))
+                take_better(best, index, __fadd_rn(y, philox_gumbel(philox_bits(seed, offset, flat0 + edge))), edge);
+        }
+        if (d != nullptr) store1(d + edge, ignored ? 0.f : (__expf(v - lse) - (edge == target ? 1.f : 0.f)) * scale);
     }
     for (int g = threadIdx.x; g < groups; g += THREADS) {
         const int c0 = head + 4 * g;
-        float v[4];
-        if (ignored) { v[0] = v[1] = v[2] = v[3] = 0.f; }
-        else {
-            load4(x + c0, v);
+        float v[4] = {0.f, 0.f, 0.f, 0.f};
+        if (sampling || !ignored) load4(x + c0, v);
+        if (sampling) {
+            float y[4];
             #pragma unroll
-            for (int k = 0; k < 4; k++) v[k] = (__expf(v[k] - lse) - (c0 + k == target ? 1.f : 0.f)) * scale;
+            for (int k = 0; k < 4; k++) y[k] = __fmul_rn(v[k], inv_temperature);
+            const float top = fmaxf(fmaxf(y[0], y[1]), fmaxf(y[2], y[3]));  // NaN only if all are: not skipped
+            if (!(__fadd_rn(top, GUMBEL_MAX_DRAW) < best)) {
+                const philox4 r = philox_words(seed, offset, (flat0 + c0) >> 2);
+                #pragma unroll
+                for (int k = 0; k < 4; k++)
+                    take_better(best, index, __fadd_rn(y[k], philox_gumbel(philox_word(r, k))), c0 + k);
+            }
         }
-        store4(d + c0, v);
+        if (d != nullptr) {
+            #pragma unroll
+            for (int k = 0; k < 4; k++)
+                v[k] = ignored ? 0.f : (__expf(v[k] - lse) - (c0 + k == target ? 1.f : 0.f)) * scale;
+            store4(d + c0, v);
+        }
+    }
+    if (!sampling) return;
+    for (int o = 16; o > 0; o >>= 1)
+        take_better(best, index, __shfl_xor_sync(0xffffffffu, best, o), __shfl_xor_sync(0xffffffffu, index, o));
+    __syncthreads();  // s_best/s_index were read by thread 0 above
+    if ((threadIdx.x & 31) == 0) { s_best[threadIdx.x >> 5] = best; s_index[threadIdx.x >> 5] = index; }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        for (int w = 1; w < THREADS / 32; w++) take_better(best, index, s_best[w], s_index[w]);
+        samples[row] = index;
     }
 }
 

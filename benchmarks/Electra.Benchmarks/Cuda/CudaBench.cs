@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Runtime.InteropServices;
-using System.Text;
 using System.Text.Json;
 using Electra.Cuda;
 using Electra.Cuda.Interop;
@@ -19,18 +16,20 @@ public static class CudaBench
 {
     private const int Reps = 20;
 
-    public sealed record Result(string Name, string Shape, double MedianMs, double MinMs, double Bytes, double Flops, string? Error)
-    {
-        public double GBps => Bytes / (MedianMs * 1e-3) / 1e9;
-        public double Tflops => Flops / (MedianMs * 1e-3) / 1e12;
-    }
-
     public static int Run(string[] args)
     {
-        string outDir = "cuda-bench";
-        int o = Array.IndexOf(args, "--out");
-        if (o >= 0 && o + 1 < args.Length) outDir = args[o + 1];
-        bool quick = args.Contains("--quick");
+        CudaBenchOptions options;
+        try
+        {
+            options = CudaBenchOptions.Parse(args);
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 64;
+        }
+        string outDir = options.OutDir;
+        bool quick = options.Quick;
         Directory.CreateDirectory(outDir);
 
         CudaBackend backend;
@@ -45,7 +44,7 @@ public static class CudaBench
             return 2;
         }
 
-        var results = new List<Result>();
+        var results = new List<BenchResult>();
         var bench = new Harness(backend, results);
         var sw = Stopwatch.StartNew();
         Cases.Ceilings(bench, quick);
@@ -54,41 +53,23 @@ public static class CudaBench
         backend.Synchronize();
 
         var device = backend.CudaDevice;
-        var header = new
-        {
-            device = device.Name,
-            arch = $"sm_{device.Arch}",
-            sms = device.MultiprocessorCount,
-            memoryMiB = device.TotalMemory >> 20,
-            cublas = backend.CublasVersion,
-            nvrtc = $"{Electra.Cuda.Compile.NvrtcCompiler.Version.Major}.{Electra.Cuda.Compile.NvrtcCompiler.Version.Minor}",
-            allocator = backend.Allocator.Describe(),
-            seconds = sw.Elapsed.TotalSeconds,
-        };
-        var json = JsonSerializer.Serialize(new
-        {
-            header,
-            results = results.Select(r => new { r.Name, r.Shape, r.MedianMs, r.MinMs, r.Bytes, r.Flops, GBps = r.Error is null ? r.GBps : 0, Tflops = r.Error is null ? r.Tflops : 0, r.Error }),
-        }, new JsonSerializerOptions { WriteIndented = true });
-        File.WriteAllText(Path.Combine(outDir, "cuda-bench.json"), json);
-
-        var md = new StringBuilder();
-        md.AppendLine($"# CUDA kernel benchmarks — {device.Name} (sm_{device.Arch}, {device.MultiprocessorCount} SMs)").AppendLine();
-        md.AppendLine($"cuBLAS {backend.CublasVersion}, NVRTC {header.nvrtc}; median of {Reps} CUDA-event-timed runs after warm-up; random inputs.").AppendLine();
-        md.AppendLine("| case | shape | median ms | min ms | GB/s | TFLOP/s |").AppendLine("|---|---|---:|---:|---:|---:|");
-        foreach (var r in results)
-            md.AppendLine(r.Error is null
-                ? string.Create(CultureInfo.InvariantCulture, $"| {r.Name} | {r.Shape} | {r.MedianMs:0.0000} | {r.MinMs:0.0000} | {(r.Bytes > 0 ? r.GBps.ToString("0", CultureInfo.InvariantCulture) : "")} | {(r.Flops > 0 ? r.Tflops.ToString("0.0", CultureInfo.InvariantCulture) : "")} |")
-                : $"| {r.Name} | {r.Shape} | failed: {r.Error.Replace('|', '/').Replace('\n', ' ')} | | | |");
-        File.WriteAllText(Path.Combine(outDir, "cuda-bench.md"), md.ToString());
-        Console.WriteLine(md.ToString());
+        var header = new BenchHeader(device.Name, $"sm_{device.Arch}", device.MultiprocessorCount, device.TotalMemory >> 20, backend.CublasVersion,
+            $"{Electra.Cuda.Compile.NvrtcCompiler.Version.Major}.{Electra.Cuda.Compile.NvrtcCompiler.Version.Minor}",
+            backend.Allocator.Describe(), DateTime.UtcNow, sw.Elapsed.TotalSeconds);
+        string md = CudaReport.Write(outDir, header, results, bench.Comparisons, Reps);
+        Console.WriteLine(md);
         return results.Any(r => r.Error is not null) ? 1 : 0;
     }
 
     /// <summary>Times actions with CUDA events on the backend's stream.</summary>
-    public sealed class Harness(CudaBackend backend, List<Result> results)
+    public sealed class Harness(CudaBackend backend, List<BenchResult> results)
     {
         public CudaBackend Backend { get; } = backend;
+
+        /// <summary>Fused-vs-baseline pairs the report tabulates after the per-case table.</summary>
+        public List<BenchComparison> Comparisons { get; } = [];
+
+        public void Compare(string kernel, string shape, string[] fused, string[] baseline) => Comparisons.Add(new BenchComparison(kernel, shape, fused, baseline));
 
         public void Time(string name, string shape, double bytes, double flops, Action action)
         {
@@ -113,12 +94,12 @@ public static class CudaBench
                 }
                 Backend.Synchronize();
                 Array.Sort(times);
-                results.Add(new Result(name, shape, times[Reps / 2], times[0], bytes, flops, null));
+                results.Add(new BenchResult(name, shape, times[Reps / 2], times[0], bytes, flops, null));
                 Console.Error.WriteLine($"{name,-28} {shape,-28} {times[Reps / 2],10:0.0000} ms");
             }
             catch (Exception e) when (e is CudaException or NotSupportedException or ArgumentException)
             {
-                results.Add(new Result(name, shape, 0, 0, bytes, flops, e.GetType().Name + ": " + e.Message));
+                results.Add(new BenchResult(name, shape, 0, 0, bytes, flops, e.GetType().Name + ": " + e.Message));
                 Console.Error.WriteLine($"{name,-28} {shape,-28} failed: {e.Message}");
             }
             finally
@@ -135,6 +116,20 @@ public static class CudaBench
             var rng = new Random(seed);
             for (long i = 0; i < n; i++) data[i] = (float)(rng.NextDouble() * 2 - 1) * scale;
             return Tensor.FromArray(data, shape, Backend.Device);
+        }
+
+        /// <summary>
+        /// Logits rows like a trained generator's: a bulk uniform in ±2 and <paramref name="peaks"/> random columns
+        /// per row at 18–22, so Gumbel sampling can skip almost every column's noise.
+        /// </summary>
+        public Tensor PeakedLogits(int seed, int rows, int columns, int peaks = 4)
+        {
+            var data = new float[(long)rows * columns];
+            var rng = new Random(seed);
+            for (long i = 0; i < data.Length; i++) data[i] = (float)(rng.NextDouble() * 4 - 2);
+            for (int r = 0; r < rows; r++)
+                for (int k = 0; k < peaks; k++) data[(long)r * columns + rng.Next(columns)] = 18f + 4f * (float)rng.NextDouble();
+            return Tensor.FromArray(data, [rows, columns], Backend.Device);
         }
 
         public Tensor RandomInts(int seed, int max, params int[] shape)
