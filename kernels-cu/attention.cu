@@ -26,19 +26,6 @@ namespace attn_detail {
 
 __device__ __forceinline__ float neg_inf() { return -__int_as_float(0x7f800000); }
 
-template <typename T> __device__ __forceinline__ void load4(const T* p, float (&x)[4]);
-template <> __device__ __forceinline__ void load4<float>(const float* p, float (&x)[4]) {
-    float4 v = *reinterpret_cast<const float4*>(p);
-    x[0] = v.x; x[1] = v.y; x[2] = v.z; x[3] = v.w;
-}
-template <> __device__ __forceinline__ void load4<bf16_t>(const bf16_t* p, float (&x)[4]) {
-    uint2 v = *reinterpret_cast<const uint2*>(p);
-    x[0] = __uint_as_float(v.x << 16); x[1] = __uint_as_float(v.x & 0xFFFF0000u);
-    x[2] = __uint_as_float(v.y << 16); x[3] = __uint_as_float(v.y & 0xFFFF0000u);
-}
-template <typename T> __device__ __forceinline__ void store1(T* p, float v);
-template <> __device__ __forceinline__ void store1<float>(float* p, float v) { *p = v; }
-template <> __device__ __forceinline__ void store1<bf16_t>(bf16_t* p, float v) { *p = float_to_bf16(v); }
 
 
 // Tile geometry. 256 threads as TY×TX over a BR×BC score tile; RM rows × CN contiguous columns per thread.

@@ -9,13 +9,6 @@
 
 namespace attn_base {
 
-template <typename T> __device__ __forceinline__ float load(const T* p, size_t i);
-template <> __device__ __forceinline__ float load<float>(const float* p, size_t i) { return p[i]; }
-template <> __device__ __forceinline__ float load<bf16_t>(const bf16_t* p, size_t i) { return bf16_to_float(p[i]); }
-template <typename T> __device__ __forceinline__ void store(T* p, size_t i, float v);
-template <> __device__ __forceinline__ void store<float>(float* p, size_t i, float v) { p[i] = v; }
-template <> __device__ __forceinline__ void store<bf16_t>(bf16_t* p, size_t i, float v) { p[i] = float_to_bf16(v); }
-
 // One warp per score row (b, h, i): P[row, j] = softmax_j(scale·S[row, j]) over keys with key_mask[b, j] ≠ 0.
 template <typename PT>
 __device__ void softmax(const float* __restrict__ s, const int* __restrict__ key_mask, int NH, int T, int rows,
@@ -32,7 +25,7 @@ __device__ void softmax(const float* __restrict__ s, const int* __restrict__ key
     for (int j = lane; j < T; j += 32) if (mask[j]) sum += __expf(x[j] * scale - m);
     sum = warp_sum(sum);
     const float inv = sum > 0.f ? 1.f / sum : 0.f;
-    for (int j = lane; j < T; j += 32) store(p + (size_t)row * T, j, mask[j] ? __expf(x[j] * scale - m) * inv : 0.f);
+    for (int j = lane; j < T; j += 32) store1(p + (size_t)row * T + j, mask[j] ? __expf(x[j] * scale - m) * inv : 0.f);
 }
 
 // One warp per row: dS = P∘(dP − Σ_j dP∘P)·scale, written over dP's row (F32) or into ds (bf16 GEMM operand).
@@ -42,9 +35,9 @@ __device__ void softmax_backward(const PT* __restrict__ p, const float* dp, int 
     if (row >= rows) return;
     const size_t o = (size_t)row * T;
     float d = 0.f;
-    for (int j = lane; j < T; j += 32) d += dp[o + j] * load(p, o + j);
+    for (int j = lane; j < T; j += 32) d += dp[o + j] * load1(p + o + j);
     d = warp_sum(d);
-    for (int j = lane; j < T; j += 32) store(ds, o + j, load(p, o + j) * (dp[o + j] - d) * scale);
+    for (int j = lane; j < T; j += 32) store1(ds + o + j, load1(p + o + j) * (dp[o + j] - d) * scale);
 }
 
 }  // namespace attn_base

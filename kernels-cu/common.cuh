@@ -23,6 +23,31 @@ __device__ __forceinline__ bf16_t float_to_bf16(float f)
     return (bf16_t)((bits + rounding) >> 16);
 }
 
+// ---- typed element access ---------------------------------------------------------------------------------------
+// Kernels that take F32 or BF16 storage are templates over the element type; these read and write one element,
+// or four consecutive ones (16 bytes of F32, 8 of BF16: the caller guarantees the alignment), as floats.
+
+template <typename T> __device__ __forceinline__ float load1(const T* p);
+template <> __device__ __forceinline__ float load1<float>(const float* p) { return *p; }
+template <> __device__ __forceinline__ float load1<bf16_t>(const bf16_t* p) { return bf16_to_float(*p); }
+
+template <typename T> __device__ __forceinline__ void store1(T* p, float v);
+template <> __device__ __forceinline__ void store1<float>(float* p, float v) { *p = v; }
+template <> __device__ __forceinline__ void store1<bf16_t>(bf16_t* p, float v) { *p = float_to_bf16(v); }
+
+template <typename T> __device__ __forceinline__ void load4(const T* p, float (&x)[4]);
+template <> __device__ __forceinline__ void load4<float>(const float* p, float (&x)[4])
+{
+    float4 v = *reinterpret_cast<const float4*>(p);
+    x[0] = v.x; x[1] = v.y; x[2] = v.z; x[3] = v.w;
+}
+template <> __device__ __forceinline__ void load4<bf16_t>(const bf16_t* p, float (&x)[4])
+{
+    uint2 v = *reinterpret_cast<const uint2*>(p);
+    x[0] = __uint_as_float(v.x << 16); x[1] = __uint_as_float(v.x & 0xFFFF0000u);
+    x[2] = __uint_as_float(v.y << 16); x[3] = __uint_as_float(v.y & 0xFFFF0000u);
+}
+
 // ---- reductions --------------------------------------------------------------------------------------------------
 // Fixed butterfly orders: the same inputs always give the same bits (no atomics in any reduction).
 

@@ -23,20 +23,7 @@ __device__ __forceinline__ void take_better(float& best, int& index, float score
     if (score > best || (score == best && candidate < index)) { best = score; index = candidate; }
 }
 
-template <typename T> __device__ __forceinline__ float load1(const T* p);
-template <> __device__ __forceinline__ float load1<float>(const float* p) { return *p; }
-template <> __device__ __forceinline__ float load1<bf16_t>(const bf16_t* p) { return bf16_to_float(*p); }
 
-template <typename T> __device__ __forceinline__ void load4(const T* p, float (&x)[4]);
-template <> __device__ __forceinline__ void load4<float>(const float* p, float (&x)[4]) {
-    float4 v = *reinterpret_cast<const float4*>(p);
-    x[0] = v.x; x[1] = v.y; x[2] = v.z; x[3] = v.w;
-}
-template <> __device__ __forceinline__ void load4<bf16_t>(const bf16_t* p, float (&x)[4]) {
-    uint2 v = *reinterpret_cast<const uint2*>(p);
-    x[0] = __uint_as_float(v.x << 16); x[1] = __uint_as_float(v.x & 0xFFFF0000u);
-    x[2] = __uint_as_float(v.y << 16); x[3] = __uint_as_float(v.y & 0xFFFF0000u);
-}
 
 
 // The block's best of `best`/`index` over all threads, returned to every thread. A total order on (score, index)

@@ -18,12 +18,6 @@
 
 namespace ln_detail {
 
-template <typename T> __device__ __forceinline__ float load(const T* p);
-template <> __device__ __forceinline__ float load<float>(const float* p) { return *p; }
-template <> __device__ __forceinline__ float load<bf16_t>(const bf16_t* p) { return bf16_to_float(*p); }
-template <typename T> __device__ __forceinline__ void store(T* p, float v);
-template <> __device__ __forceinline__ void store<float>(float* p, float v) { *p = v; }
-template <> __device__ __forceinline__ void store<bf16_t>(bf16_t* p, float v) { *p = float_to_bf16(v); }
 // The value a store then load would give: the backward sees s as stored, so the forward uses that same s.
 template <typename T> __device__ __forceinline__ float round_to(float v);
 template <> __device__ __forceinline__ float round_to<float>(float v) { return v; }
@@ -48,8 +42,8 @@ __device__ void forward(const T* __restrict__ x, const T* __restrict__ residual,
         const int c = lane + 32 * k;
         v[k] = 0.f;
         if (c < C) {
-            float a = load(x + o + c);
-            if (residual != nullptr) a = round_to<T>(a + load(residual + o + c));
+            float a = load1(x + o + c);
+            if (residual != nullptr) a = round_to<T>(a + load1(residual + o + c));
             v[k] = a;
             total += a;
         }
@@ -66,8 +60,8 @@ __device__ void forward(const T* __restrict__ x, const T* __restrict__ residual,
     for (int k = 0; k < N; k++) {
         const int c = lane + 32 * k;
         if (c < C) {
-            store(y + o + c, (v[k] - m) * rs * gamma[c] + beta[c]);
-            if (sum != nullptr) store(sum + o + c, v[k]);
+            store1(y + o + c, (v[k] - m) * rs * gamma[c] + beta[c]);
+            if (sum != nullptr) store1(sum + o + c, v[k]);
         }
     }
     if (lane == 0) { mean[row] = m; rstd[row] = rs; }
@@ -94,8 +88,8 @@ __device__ void backward_rows(const T* __restrict__ dy, const T* __restrict__ su
             const int c = lane + 32 * k;
             g[k] = 0.f; xh[k] = 0.f;
             if (c < C) {
-                const float d = load(dy + o + c);
-                xh[k] = (load(sum + o + c) - m) * rs;
+                const float d = load1(dy + o + c);
+                xh[k] = (load1(sum + o + c) - m) * rs;
                 g[k] = d * gamma[c];
                 sum_g += g[k];
                 sum_gx += g[k] * xh[k];
@@ -107,7 +101,7 @@ __device__ void backward_rows(const T* __restrict__ dy, const T* __restrict__ su
         #pragma unroll
         for (int k = 0; k < N; k++) {
             const int c = lane + 32 * k;
-            if (c < C) store(ds + o + c, rs * (g[k] - mean_g - xh[k] * mean_gx));
+            if (c < C) store1(ds + o + c, rs * (g[k] - mean_g - xh[k] * mean_gx));
         }
     }
     // Cross-warp sums through shared memory, one quantity at a time so C = 1024 fits in 32 KB.
