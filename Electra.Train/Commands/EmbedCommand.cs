@@ -44,7 +44,7 @@ public static class EmbedCommand
             }
             catch (Exception e) when (UserErrors.Is(e))
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]embed: {e.Message}[/]");
+                Console.Error.WriteLine($"electra embed: {e.Message}");
                 return 1;
             }
         });

@@ -54,7 +54,7 @@ public static class EvaluateCommand
             }
             catch (Exception e) when (UserErrors.Is(e))
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]evaluate: {e.Message}[/]");
+                Console.Error.WriteLine($"electra evaluate: {e.Message}");
                 return 1;
             }
         });

@@ -58,7 +58,7 @@ public static class FinetuneCommand
             }
             catch (Exception e) when (UserErrors.Is(e))
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]finetune: {e.Message}[/]");
+                Console.Error.WriteLine($"electra finetune: {e.Message}");
                 return 1;
             }
         });
