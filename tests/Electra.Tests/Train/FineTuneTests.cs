@@ -233,24 +233,19 @@ public class FineTuneTests
     [Test]
     public void Sst2ShortFineTuneBeatsTheMajorityClass()
     {
+        // A randomly initialised tiny encoder (nothing pretrained, so no layer decay: there is nothing to protect)
+        // trained for three epochs on 1,000 SST-2 phrases; it must beat always answering the majority class.
         var data = Path.GetDirectoryName(TestData.RequireShared("sst2/train.tsv"))!;
         var tokenizer = WordPieceTokenizer.Load();
-        var train = PairEncoder.EncodeAll(tokenizer, GlueReader.ReadSplit(GlueTask.Sst2, data, dev: false).Examples.Take(2000), 48);
+        var train = PairEncoder.EncodeAll(tokenizer, GlueReader.ReadSplit(GlueTask.Sst2, data, dev: false).Examples.Take(1000), 48);
         var dev = PairEncoder.EncodeAll(tokenizer, GlueReader.ReadSplit(GlueTask.Sst2, data, dev: true).Examples.Take(800), 48);
-        // A tiny model does not need 30,522 embedding rows: renumber the WordPiece ids the training subset uses
-        // (dev words never seen in training become [UNK]), so each step updates a small table.
-        var compact = new Dictionary<int, int> { [tokenizer.PadId] = 0, [tokenizer.UnkId] = 1 };
-        foreach (var e in train) foreach (var id in e.Ids) compact.TryAdd(id, compact.Count);
-        List<EncodedExample> Renumber(List<EncodedExample> set) =>
-            set.Select(e => e with { Ids = e.Ids.Select(id => compact.GetValueOrDefault(id, 1)).ToArray() }).ToList();
-        (train, dev) = (Renumber(train), Renumber(dev));
         var config = new ElectraConfig
         {
-            VocabSize = compact.Count, EmbeddingSize = 32, HiddenSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 2, IntermediateSize = 128, MaxPositionEmbeddings = 48,
+            VocabSize = tokenizer.VocabSize, EmbeddingSize = 32, HiddenSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 2, IntermediateSize = 128, MaxPositionEmbeddings = 48,
         };
         using var model = new SequenceClassifier(config, 2, new Random(8), Device.Cpu);
-        using var runner = new FineTuneRunner(model, GlueTask.Sst2, train, dev, padId: 0,
-            new FineTuneSettings { Epochs = 2, Lr = 2e-3f, Batch = 32, Seed = 9 });
+        using var runner = new FineTuneRunner(model, GlueTask.Sst2, train, dev, tokenizer.PadId,
+            new FineTuneSettings { Epochs = 3, Lr = 5e-3f, LayerDecay = 1f, Batch = 16, Seed = 9 });
         var result = runner.Run();
         double positive = dev.Count(e => e.Label == 1) / (double)dev.Count;
         double majority = Math.Max(positive, 1 - positive);
