@@ -29,6 +29,18 @@ public static class HfCheckpoint
         config.Save(Path.Combine(dir, ConfigFile));
     }
 
+    /// <summary>The directory's model.safetensors; a PyTorch pickle in its place gets a conversion hint.</summary>
+    public static string WeightsPath(string dir)
+    {
+        var path = Path.Combine(dir, WeightsFile);
+        if (File.Exists(path)) return path;
+        var bin = Path.Combine(dir, "pytorch_model.bin");
+        if (File.Exists(bin))
+            throw new NotSupportedException($"{bin}: PyTorch pickle checkpoints are not supported; convert it to safetensors first " +
+                "(in Python: model = AutoModel.from_pretrained(dir); model.save_pretrained(dir, safe_serialization=True))");
+        throw new FileNotFoundException($"{dir}: no {WeightsFile}", path);
+    }
+
     /// <summary>
     /// Loads weights into <paramref name="module"/>, whose HF names are those of the file possibly without or with
     /// an extra leading <c>electra.</c>. Names in <paramref name="optionalPrefixes"/> may be present in the file
@@ -36,15 +48,7 @@ public static class HfCheckpoint
     /// </summary>
     public static void Load(string dir, Module module, params string[] optionalPrefixes)
     {
-        var path = Path.Combine(dir, WeightsFile);
-        if (!File.Exists(path))
-        {
-            var bin = Path.Combine(dir, "pytorch_model.bin");
-            if (File.Exists(bin))
-                throw new NotSupportedException($"{bin}: PyTorch pickle checkpoints are not supported; convert it to safetensors first " +
-                    "(in Python: model = AutoModel.from_pretrained(dir); model.save_pretrained(dir, safe_serialization=True))");
-            throw new FileNotFoundException($"{dir}: no {WeightsFile}", path);
-        }
+        var path = WeightsPath(dir);
         using var file = SafetensorsFile.Open(path);
         string? Resolve(string name)
         {

@@ -9,7 +9,10 @@ public static class CommandList
     {
         yield return PrepareDataCommand.Create();
         yield return PretrainCommand.Create();
+        yield return FinetuneCommand.Create();
+        yield return EvaluateCommand.Create();
         yield return ScoreCommand.Create();
+        yield return EmbedCommand.Create();
         yield return BenchCommand.Create();
         yield return PlotCommand.Create();
         yield return InfoCommand.Create();
