@@ -9,7 +9,7 @@ namespace Electra;
 /// Addressing: key = seed; counter = (index/4 as 64 bits, offset as 64 bits); element <c>index</c> takes word
 /// index % 4 of that block. An op reserves its own <c>offset</c> so streams never overlap.
 /// </summary>
-public static class Philox
+public static partial class Philox
 {
     private const uint M0 = 0xD2511F53, M1 = 0xCD9E8D57;
     private const uint W0 = 0x9E3779B9, W1 = 0xBB67AE85;
@@ -40,6 +40,13 @@ public static class Philox
 
     /// <summary>Fills <paramref name="destination"/> with the bits of elements start, start+1, … (one block per 4).</summary>
     public static void Fill(ulong seed, ulong offset, ulong start, Span<uint> destination)
+    {
+        if (VectorBlocks.IsSupported) { FillVectorized(seed, offset, start, destination); return; }
+        FillScalar(seed, offset, start, destination);
+    }
+
+    /// <summary><see cref="Fill"/> one block at a time: the reference the vector path is tested against.</summary>
+    internal static void FillScalar(ulong seed, ulong offset, ulong start, Span<uint> destination)
     {
         int i = 0;
         while (i < destination.Length)

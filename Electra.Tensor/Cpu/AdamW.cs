@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace Electra.Cpu;
 
@@ -12,23 +13,52 @@ public sealed unsafe partial class CpuBackend
         foreach (var s in slots)
             if (s.Grad.Count != s.Param.Count || s.M.Count != s.Param.Count || s.V.Count != s.Param.Count)
                 throw new ArgumentException($"AdamW: parameter {s.Param.Name ?? s.Param.Shape.ToString()} {s.Param.Shape} has grad {s.Grad.Shape}, m {s.M.Shape}, v {s.V.Shape}");
-        Parallel.For(0, slots.Count, k =>
+        // Element-wise, so any split gives the same bits; fixed chunks of each tensor spread the word table (most
+        // of the parameters) over all cores.
+        const int chunk = 16384;
+        foreach (var s in slots)
         {
-            var s = slots[k];
-            var p = F(s.Param);
-            var g = F(s.Grad);
-            var m = F(s.M);
-            var v = F(s.V);
+            float* p = P(s.Param), g = P(s.Grad), m = P(s.M), v = P(s.V);
             float wd = s.WeightDecay;
-            for (int i = 0; i < p.Length; i++)
+            int n = (int)s.Param.Count;
+            ParallelRows((n + chunk - 1) / chunk, chunk, (first, end) =>
             {
-                float gi = g[i];
-                float mi = m[i] = beta1 * m[i] + (1f - beta1) * gi;
-                float vi = v[i] = beta2 * v[i] + (1f - beta2) * gi * gi;
-                float update = mi * c1 / (MathF.Sqrt(vi * c2) + eps) + wd * p[i];
-                p[i] -= lr * update;
+                int start = first * chunk, stop = Math.Min(n, end * chunk);
+                AdamWRange(p + start, g + start, m + start, v + start, stop - start, lr, beta1, beta2, eps, c1, c2, wd);
+            });
+        }
+    }
+
+    /// <summary>The update of one range; the SIMD lanes do the scalar loop's operations in its order (no FMA), bit for bit.</summary>
+    private static void AdamWRange(float* p, float* g, float* m, float* v, int n, float lr, float beta1, float beta2, float eps, float c1, float c2, float wd)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var b1 = Vector512.Create(beta1); var ob1 = Vector512.Create(1f - beta1);
+            var b2 = Vector512.Create(beta2); var ob2 = Vector512.Create(1f - beta2);
+            var vc1 = Vector512.Create(c1); var vc2 = Vector512.Create(c2);
+            var veps = Vector512.Create(eps); var vwd = Vector512.Create(wd); var vlr = Vector512.Create(lr);
+            for (; i + 16 <= n; i += 16)
+            {
+                var gi = Vector512.Load(g + i);
+                var mi = b1 * Vector512.Load(m + i) + ob1 * gi;
+                var vi = b2 * Vector512.Load(v + i) + ob2 * gi * gi;
+                mi.Store(m + i);
+                vi.Store(v + i);
+                var pi = Vector512.Load(p + i);
+                var update = mi * vc1 / (Vector512.Sqrt(vi * vc2) + veps) + vwd * pi;
+                (pi - vlr * update).Store(p + i);
             }
-        });
+        }
+        for (; i < n; i++)
+        {
+            float gi = g[i];
+            float mi = m[i] = beta1 * m[i] + (1f - beta1) * gi;
+            float vi = v[i] = beta2 * v[i] + (1f - beta2) * gi * gi;
+            float update = mi * c1 / (MathF.Sqrt(vi * c2) + eps) + wd * p[i];
+            p[i] -= lr * update;
+        }
     }
 
     public void GlobalNorm(IReadOnlyList<Tensor> tensors, Tensor norm)

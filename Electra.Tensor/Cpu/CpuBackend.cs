@@ -152,19 +152,6 @@ public sealed unsafe partial class CpuBackend : IBackend
         for (int i = 0; i < sd.Length; i++) sd[i] = sa[i] != sb[i] ? 1f : 0f;
     }
 
-    public void Argmax(Tensor x, Tensor dst)
-    {
-        int rows = (int)x.Shape.Rows, cols = x.Shape.Last;
-        if (dst.Count != rows) throw new ArgumentException($"Argmax: dst {dst.Shape} needs {rows} elements");
-        float* px = P(x);
-        int* pd = PI(dst);
-        ParallelRows(rows, cols, (s, e) =>
-        {
-            for (int r = s; r < e; r++)
-                pd[r] = TensorPrimitives.IndexOfMax(new ReadOnlySpan<float>(px + (long)r * cols, cols));
-        });
-    }
-
     public void Sum(Tensor x, Tensor dst, float scale)
     {
         if (dst.Count != 1) throw new ArgumentException($"Sum: dst must have one element, got {dst.Shape}");

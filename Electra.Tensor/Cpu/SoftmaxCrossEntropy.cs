@@ -31,14 +31,15 @@ public sealed unsafe partial class CpuBackend
                 if ((uint)target >= (uint)v)
                     throw new ArgumentOutOfRangeException(nameof(targets), $"SoftmaxCrossEntropy: row {r} has target {target}, outside [0, {v})");
                 float max = TensorPrimitives.Max(x);
-                double sum = 0;
-                for (int c = 0; c < v; c++) sum += MathF.Exp(x[c] - max);
-                float lse = max + (float)Math.Log(sum);
-                pl[r] = lse - x[target];
+                float lse = max + (float)Math.Log(SumExp(x, max));
+                float xt = x[target];
+                pl[r] = lse - xt;
                 if (pdx is null) continue;
                 var d = new Span<float>(pdx + (long)r * v, v);
-                float xt = x[target];
-                for (int c = 0; c < v; c++) d[c] = MathF.Exp(x[c] - lse) * gradScale;
+                // d may be x itself: each element is read before it is written, and x[target] was saved above.
+                TensorPrimitives.Subtract(x, lse, d);
+                TensorPrimitives.Exp(d, d);
+                TensorPrimitives.Multiply(d, gradScale, d);
                 d[target] = (MathF.Exp(xt - lse) - 1f) * gradScale;
             }
         });
@@ -58,30 +59,20 @@ public sealed unsafe partial class CpuBackend
         });
     }
 
-    /// <summary>argmax_c(x[c]/τ + Gumbel(seed, offset, row·V + c)), lowest index on ties, skipping <paramref name="skip"/>.</summary>
-    internal static int GumbelArgmax(ReadOnlySpan<float> x, float temperature, ulong seed, ulong offset, int row, int skip)
+    /// <summary>Σ exp(x − max): vectorised exponentials, summed in float per block of 1024 and in double across blocks.</summary>
+    private static double SumExp(ReadOnlySpan<float> x, float max)
     {
-        int v = x.Length;
-        Span<uint> bits = stackalloc uint[256];
-        float best = float.NegativeInfinity;
-        int bestIndex = -1;
-        float invT = 1f / temperature;
-        ulong rowStart = (ulong)row * (ulong)v;
-        for (int c0 = 0; c0 < v; c0 += bits.Length)
+        Span<float> block = stackalloc float[1024];
+        double sum = 0;
+        for (int c = 0; c < x.Length; c += block.Length)
         {
-            int n = Math.Min(bits.Length, v - c0);
-            Philox.Fill(seed, offset, rowStart + (ulong)c0, bits[..n]);
-            for (int i = 0; i < n; i++)
-            {
-                int c = c0 + i;
-                if (c == skip) continue;
-                float score = x[c] * invT + Philox.Gumbel(bits[i]);
-                if (score > best || bestIndex < 0) { best = score; bestIndex = c; }
-            }
+            var b = block[..Math.Min(block.Length, x.Length - c)];
+            TensorPrimitives.Subtract(x.Slice(c, b.Length), max, b);
+            TensorPrimitives.Exp(b, b);
+            sum += TensorPrimitives.Sum(b);
         }
-        return bestIndex;
+        return sum;
     }
-
     public void BceWithLogits(Tensor logits, Tensor labels, Tensor weights, Tensor losses, Tensor dLogits, float gradScale)
     {
         int n = (int)logits.Count;
