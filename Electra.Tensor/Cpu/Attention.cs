@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -19,8 +20,8 @@ public sealed unsafe partial class CpuBackend
         float keep = 1f / (1f - dropout);
         ParallelRows(b * heads, (long)t * t * hs, (first, end) =>
         {
-            var scratch = new float[2 * t * hs + t * hs + t * t + t];
-            var bits = new uint[t];
+            var scratch = ArrayPool<float>.Shared.Rent(2 * t * hs + t * hs + t * t + t);
+            var bits = ArrayPool<uint>.Shared.Rent(t);
             fixed (float* ps = scratch)
             {
                 float* q = ps, kt = q + t * hs, v = kt + t * hs, s = v + t * hs, o = s + t * t; // kt [HS, T]
@@ -47,7 +48,7 @@ public sealed unsafe partial class CpuBackend
                         TensorPrimitives.Exp(row, row);
                         double sum = TensorPrimitives.Sum(row);
                         pl[(long)bh * t + i] = max + (float)Math.Log(sum);
-                        if (dropout > 0f) Philox.Fill(seed, offset, ((ulong)bh * (ulong)t + (ulong)i) * (ulong)t, bits);
+                        if (dropout > 0f) Philox.Fill(seed, offset, ((ulong)bh * (ulong)t + (ulong)i) * (ulong)t, bits.AsSpan(0, t));
                         float inv = (float)(1.0 / sum);
                         for (int j = 0; j < t; j++)
                         {
@@ -58,6 +59,8 @@ public sealed unsafe partial class CpuBackend
                     }
                 }
             }
+            ArrayPool<float>.Shared.Return(scratch);
+            ArrayPool<uint>.Shared.Return(bits);
         });
     }
 
@@ -69,8 +72,8 @@ public sealed unsafe partial class CpuBackend
         float keep = 1f / (1f - dropout);
         ParallelRows(b * heads, 3L * t * t * hs, (first, end) =>
         {
-            var scratch = new float[8 * t * hs + 2 * t * t];
-            var bits = new uint[t];
+            var scratch = ArrayPool<float>.Shared.Rent(8 * t * hs + 2 * t * t);
+            var bits = ArrayPool<uint>.Shared.Rent(t);
             fixed (float* ps = scratch)
             {
                 float* q = ps, kt = q + t * hs, v = kt + t * hs, k = v + t * hs, vt = k + t * hs; // kt, vt [HS, T]
@@ -94,7 +97,7 @@ public sealed unsafe partial class CpuBackend
                         float* dO = pdo + (long)(bi * t + i) * h + hi * hs;
                         var o = new ReadOnlySpan<float>(po + (long)(bi * t + i) * h + hi * hs, hs);
                         float dRow = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO, hs), o); // D_i = dO_i·O_i, dropout included
-                        if (dropout > 0f) Philox.Fill(seed, offset, ((ulong)bh * (ulong)t + (ulong)i) * (ulong)t, bits);
+                        if (dropout > 0f) Philox.Fill(seed, offset, ((ulong)bh * (ulong)t + (ulong)i) * (ulong)t, bits.AsSpan(0, t));
                         float* si = s + i * t, dpi = dp + i * t;
                         for (int j = 0; j < t; j++)
                         {
@@ -120,6 +123,8 @@ public sealed unsafe partial class CpuBackend
                     }
                 }
             }
+            ArrayPool<float>.Shared.Return(scratch);
+            ArrayPool<uint>.Shared.Return(bits);
         });
     }
 
