@@ -156,10 +156,6 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
     /// <summary>Scratch device memory from the pool, returned when disposed (stream order keeps it safe).</summary>
     internal Tensor Scratch(long elements, DType dtype = DType.F32) => Tensor.Empty([checked((int)Math.Max(elements, 1))], dtype, Device);
 
-    // Until the flagship kernels (issue 4) are wired, their primitives say so instead of computing something wrong.
-    private static NotSupportedException Pending(string op, string source) =>
-        new($"CudaBackend.{op} is not wired yet: its kernel (kernels-cu/{source}) comes with the flagship-kernels work (issue 4)");
-
     public void Dispose()
     {
         if (_disposed) return;
