@@ -11,10 +11,11 @@ internal static class Cases
     {
         var be = h.Backend;
         int n = quick ? 1 << 24 : 1 << 26; // 64 Mi floats = 256 MiB each way
-        using (var src = h.Random(1, 1f, n))
+        using (var src = h.Rotate(h.Random(1, 1f, n)))
         using (var dst = Tensor.Empty([n], DType.F32, be.Device))
-            h.Time("copy d2d", $"{n * 4L >> 20} MiB", 2.0 * n * 4, 0, () => be.Copy(src, dst));
+            h.Time("copy d2d", $"{n * 4L >> 20} MiB", 2.0 * n * 4, 0, src, c => be.Copy(c[0], dst));
 
+        // Compute-bound: 2·s³ FLOPs on 3·s² values, so where the operands sit does not matter; not rotated.
         int s = quick ? 2048 : 4096;
         using (var a = h.Random(2, 1f, s, s))
         using (var b = h.Random(3, 1f, s, s))
@@ -34,59 +35,58 @@ internal static class Cases
     public static void Primitives(CudaBench.Harness h, bool quick)
     {
         var be = h.Backend;
-        using var x = h.Random(10, 1f, R, H);
+        // The activations the cases read ([R, H] is 16 MiB, [R, I] 64 MiB: within reach of a 50 MiB L2) rotate;
+        // weights and biases (≤ 1 MiB) would be warm in a real step too.
+        using var acts = h.Rotate(h.Random(10, 1f, R, H), h.Random(13, 1f, R, I));
         using var y = Tensor.Empty([R, H], DType.F32, be.Device);
         using var wqkv = h.Random(11, 0.05f, H, 3 * H);
         using var qkv = Tensor.Empty([R, 3 * H], DType.F32, be.Device);
         using var w1 = h.Random(12, 0.05f, H, I);
-        using var ff = h.Random(13, 1f, R, I);
         using var ffOut = Tensor.Empty([R, I], DType.F32, be.Device);
         using var bias = h.Random(14, 0.1f, I);
-        using var biasH = h.Random(15, 0.1f, H);
         double fx = (double)R * H * 4, ffb = (double)R * I * 4;
 
-        h.Time("gemm qkv", $"[{R},{H}]·[{H},{3 * H}]", (R * H + H * 3 * H + R * 3 * H) * 4.0, 2.0 * R * H * 3 * H, () => be.Gemm(x, false, wqkv, false, qkv));
-        h.Time("gemm ffn up", $"[{R},{H}]·[{H},{I}]", (R * H + H * I + R * I) * 4.0, 2.0 * R * H * I, () => be.Gemm(x, false, w1, false, ffOut));
-        h.Time("gemm ffn dW (AᵀB)", $"[{R},{H}]ᵀ·[{R},{I}]", (R * H + R * I + H * I) * 4.0, 2.0 * R * H * I, () => be.Gemm(x, true, ff, false, w1));
-        using (var hq = h.Random(16, 1f, B * NH, T, 64))
+        h.Time("gemm qkv", $"[{R},{H}]·[{H},{3 * H}]", (R * H + H * 3 * H + R * 3 * H) * 4.0, 2.0 * R * H * 3 * H, acts, a => be.Gemm(a[0], false, wqkv, false, qkv));
+        h.Time("gemm ffn up", $"[{R},{H}]·[{H},{I}]", (R * H + H * I + R * I) * 4.0, 2.0 * R * H * I, acts, a => be.Gemm(a[0], false, w1, false, ffOut));
+        h.Time("gemm ffn dW (AᵀB)", $"[{R},{H}]ᵀ·[{R},{I}]", (R * H + R * I + H * I) * 4.0, 2.0 * R * H * I, acts, a => be.Gemm(a[0], true, a[1], false, w1));
+        using (var heads = h.Rotate(h.Random(16, 1f, B * NH, T, 64)))
         using (var hs = Tensor.Empty([B * NH, T, T], DType.F32, be.Device))
-            h.Time("gemm batched QKᵀ", $"{B * NH}×[{T},64]·[64,{T}]ᵀ", (2.0 * B * NH * T * 64 + B * NH * T * T) * 4, 2.0 * B * NH * T * T * 64, () => be.Gemm(hq, false, hq, true, hs));
+            h.Time("gemm batched QKᵀ", $"{B * NH}×[{T},64]·[64,{T}]ᵀ", (2.0 * B * NH * T * 64 + B * NH * T * T) * 4, 2.0 * B * NH * T * T * 64, heads, q => be.Gemm(q[0], false, q[0], true, hs));
 
-        h.Time("add", $"[{R},{H}]", 3 * fx, 0, () => be.Add(x, x, y, 1f, 0.5f));
-        h.Time("scale", $"[{R},{H}]", 2 * fx, 0, () => be.Scale(x, 0.5f, y));
-        h.Time("add bias", $"[{R},{I}]", 2 * ffb, 0, () => be.AddBias(ff, bias, ffOut));
-        h.Time("bias+gelu fwd", $"[{R},{I}]", 2 * ffb, 0, () => be.BiasGeluForward(ff, bias, ffOut));
+        h.Time("add", $"[{R},{H}]", 3 * fx, 0, acts, a => be.Add(a[0], a[0], y, 1f, 0.5f));
+        h.Time("scale", $"[{R},{H}]", 2 * fx, 0, acts, a => be.Scale(a[0], 0.5f, y));
+        h.Time("add bias", $"[{R},{I}]", 2 * ffb, 0, acts, a => be.AddBias(a[1], bias, ffOut));
+        h.Time("bias+gelu fwd", $"[{R},{I}]", 2 * ffb, 0, acts, a => be.BiasGeluForward(a[1], bias, ffOut));
         using (var dBias = Tensor.Empty([I], DType.F32, be.Device))
         {
-            h.Time("bias+gelu bwd", $"[{R},{I}]", 3 * ffb, 0, () => be.BiasGeluBackward(ff, ff, bias, ffOut, dBias));
-            h.Time("sum rows (dbias)", $"[{R},{I}]", ffb, 0, () => be.SumRows(ff, dBias, 0f));
+            h.Time("bias+gelu bwd", $"[{R},{I}]", 3 * ffb, 0, acts, a => be.BiasGeluBackward(a[1], a[1], bias, ffOut, dBias));
+            h.Time("sum rows (dbias)", $"[{R},{I}]", ffb, 0, acts, a => be.SumRows(a[1], dBias, 0f));
         }
-        h.Time("dropout", $"[{R},{H}]", 2 * fx, 0, () => be.Dropout(x, 0.1f, 1, 2, y));
+        h.Time("dropout", $"[{R},{H}]", 2 * fx, 0, acts, a => be.Dropout(a[0], 0.1f, 1, 2, y));
         using (var s = Tensor.Empty([1], DType.F32, be.Device))
-            h.Time("sum", $"[{R},{H}]", fx, 0, () => be.Sum(x, s, 1f));
+            h.Time("sum", $"[{R},{H}]", fx, 0, acts, a => be.Sum(a[0], s, 1f));
         using (var ids = h.RandomInts(17, V, R))
-        using (var table = h.Random(18, 0.02f, V, E))
         using (var emb = Tensor.Empty([R, E], DType.F32, be.Device))
+        using (var tables = h.Rotate(h.Random(25, 1f, R, E), h.Random(18, 0.02f, V, E))) // (gradient, table)
         {
-            h.Time("embedding fwd", $"V={V} [{R},{E}]", 2.0 * R * E * 4, 0, () => be.EmbeddingForward(table, ids, emb));
-            h.Time("embedding bwd", $"V={V} [{R},{E}]", 3.0 * R * E * 4, 0, () => be.EmbeddingBackward(emb, ids, table));
+            h.Time("embedding fwd", $"V={V} [{R},{E}]", 2.0 * R * E * 4, 0, tables, g => be.EmbeddingForward(g[1], ids, emb));
+            h.Time("embedding bwd", $"V={V} [{R},{E}]", 3.0 * R * E * 4, 0, tables, g => be.EmbeddingBackward(g[0], ids, g[1]));
             using var types = h.RandomInts(19, 2, R);
             using var typeTable = h.Random(20, 0.02f, 2, E);
-            h.Time("embedding bwd (2 rows)", $"V=2 [{R},{E}]", 2.0 * R * E * 4, 0, () => be.EmbeddingBackward(emb, types, typeTable));
+            h.Time("embedding bwd (2 rows)", $"V=2 [{R},{E}]", 2.0 * R * E * 4, 0, tables, g => be.EmbeddingBackward(g[0], types, typeTable));
         }
-        using (var logits = h.Random(21, 3f, Masked, V))
+        using (var logits = h.Rotate(h.Random(21, 3f, Masked, V)))
         using (var am = Tensor.Empty([Masked], DType.I32, be.Device))
-            h.Time("argmax", $"[{Masked},{V}]", (double)Masked * V * 4, 0, () => be.Argmax(logits, am));
-        using (var lg = h.Random(22, 3f, R))
-        using (var labF = h.Random(23, 1f, R))
-        using (var w = h.Random(24, 1f, R))
+            h.Time("argmax", $"[{Masked},{V}]", (double)Masked * V * 4, 0, logits, l => be.Argmax(l[0], am));
+        using (var bce = h.Rotate(h.Random(22, 3f, R), h.Random(23, 1f, R), h.Random(24, 1f, R)))
         using (var loss = Tensor.Empty([R], DType.F32, be.Device))
         using (var d = Tensor.Empty([R], DType.F32, be.Device))
         {
-            h.Time("bce with logits", $"[{R}]", 5.0 * R * 4, 0, () => be.BceWithLogits(lg, labF, w, loss, d, 1f));
+            h.Time("bce with logits", $"[{R}]", 5.0 * R * 4, 0, bce, c => be.BceWithLogits(c[0], c[1], c[2], loss, d, 1f));
         }
 
-        // The optimizer over ELECTRA-Small's ~13.5 M parameters, as ~200 tensors of its real sizes.
+        // The optimizer over ELECTRA-Small's ~13.5 M parameters, as ~200 tensors of its real sizes: its 216 MB of
+        // weights, gradients and moments already stream past L2 several times over, so they are not rotated.
         var sizes = new List<int> { V * E, 512 * E, 2 * E, E, E, E * H, H };
         for (int l = 0; l < 12; l++) sizes.AddRange([H * 3 * H, 3 * H, H * H, H, H, H, H * I, I, I * H, H, H, H]);
         sizes.AddRange([H * H, H, H, 1]);

@@ -9,7 +9,8 @@ namespace Electra.Benchmarks.Cuda;
 /// CUDA-event timings of the device ceilings (device-to-device copy, cuBLAS TF32 and BF16 GEMM) and of every
 /// wired CudaBackend primitive at ELECTRA-Small shapes (B = 128, T = 128, H = 256, E = 128, I = 1024, V = 30522).
 /// Each case: warm-up, then <see cref="Reps"/> event-timed runs, median reported, with the bytes and FLOPs it must
-/// move so achieved bandwidth/rate can be read against the ceilings. Inputs are random, never zeros.
+/// move so achieved bandwidth/rate can be read against the ceilings. Inputs are random, never zeros, and where a
+/// case's inputs are within reach of L2 they rotate over enough copies that each run reads them from DRAM.
 /// Run: dotnet Electra.Benchmarks.dll --cuda [--out DIR] [--quick]
 /// </summary>
 public static class CudaBench
@@ -71,22 +72,51 @@ public static class CudaBench
 
         public void Compare(string kernel, string shape, string[] fused, string[] baseline) => Comparisons.Add(new BenchComparison(kernel, shape, fused, baseline));
 
-        public void Time(string name, string shape, double bytes, double flops, Action action)
+        /// <summary>The device's L2 size: what <see cref="Rotate"/> must stream past between reuses of one input.</summary>
+        public long L2Bytes { get; } = backend.CudaDevice.Attribute(CuDeviceAttribute.L2CacheSize);
+
+        /// <summary>
+        /// Takes over <paramref name="inputs"/> and adds device clones of them until the copies stream past L2
+        /// (see <see cref="InputRotation"/>), so that timed runs read their inputs cold.
+        /// </summary>
+        public Rotation Rotate(params Tensor[] inputs)
+        {
+            long bytes = inputs.Sum(t => t.Bytes);
+            return new Rotation(inputs, bytes == 0 ? 1 : InputRotation.Copies(bytes, L2Bytes), t =>
+            {
+                var c = Tensor.Empty(t.Shape, t.DType, Backend.Device);
+                Backend.Copy(t, c);
+                return c;
+            });
+        }
+
+        /// <summary>Times an action whose inputs are not rotated (compute-bound cases, or inputs far above L2).</summary>
+        public void Time(string name, string shape, double bytes, double flops, Action action) =>
+            Run(name, shape, bytes, flops, 1, _ => action());
+
+        /// <summary>Times an action on the copies of <paramref name="inputs"/> in turn, one copy per run.</summary>
+        public void Time(string name, string shape, double bytes, double flops, Rotation inputs, Action<Tensor[]> action) =>
+            Run(name, shape, bytes, flops, inputs.Count, run => action(inputs[run]));
+
+        private void Run(string name, string shape, double bytes, double flops, int copies, Action<int> action)
         {
             var stream = Backend.CudaDevice.Stream;
             nint start = 0, stop = 0;
             try
             {
                 Backend.CudaDevice.MakeCurrent();
-                for (int i = 0; i < 3; i++) action(); // module load, NVRTC, cuBLAS heuristics stay out of the numbers
+                // Module load, NVRTC and cuBLAS heuristics stay out of the numbers; the run counter continues into
+                // the timed runs so the copies keep their order and each is as cold as the rotation makes it.
+                int run = 0;
+                for (; run < 3; run++) action(run);
                 Backend.Synchronize();
                 Driver.Check(Driver.cuEventCreate(out start, 0), "cuEventCreate");
                 Driver.Check(Driver.cuEventCreate(out stop, 0), "cuEventCreate");
                 var times = new double[Reps];
-                for (int i = 0; i < Reps; i++)
+                for (int i = 0; i < Reps; i++, run++)
                 {
                     Driver.Check(Driver.cuEventRecord(start, stream), "cuEventRecord");
-                    action();
+                    action(run);
                     Driver.Check(Driver.cuEventRecord(stop, stream), "cuEventRecord");
                     Driver.Check(Driver.cuEventSynchronize(stop), "cuEventSynchronize");
                     Driver.Check(Driver.cuEventElapsedTime(out var ms, start, stop), "cuEventElapsedTime");
@@ -94,12 +124,12 @@ public static class CudaBench
                 }
                 Backend.Synchronize();
                 Array.Sort(times);
-                results.Add(new BenchResult(name, shape, times[Reps / 2], times[0], bytes, flops, null));
-                Console.Error.WriteLine($"{name,-28} {shape,-28} {times[Reps / 2],10:0.0000} ms");
+                results.Add(new BenchResult(name, shape, times[Reps / 2], times[0], bytes, flops, null, copies));
+                Console.Error.WriteLine($"{name,-28} {shape,-28} {times[Reps / 2],10:0.0000} ms  ({copies} input cop{(copies == 1 ? "y" : "ies")})");
             }
             catch (Exception e) when (e is CudaException or NotSupportedException or ArgumentException)
             {
-                results.Add(new BenchResult(name, shape, 0, 0, bytes, flops, e.GetType().Name + ": " + e.Message));
+                results.Add(new BenchResult(name, shape, 0, 0, bytes, flops, e.GetType().Name + ": " + e.Message, copies));
                 Console.Error.WriteLine($"{name,-28} {shape,-28} failed: {e.Message}");
             }
             finally

@@ -4,8 +4,11 @@ using System.Text.Json;
 
 namespace Electra.Benchmarks.Cuda;
 
-/// <summary>One timed case: median and min of the CUDA-event times, and the bytes/FLOPs it must move.</summary>
-public sealed record BenchResult(string Name, string Shape, double MedianMs, double MinMs, double Bytes, double Flops, string? Error)
+/// <summary>
+/// One timed case: median and min of the CUDA-event times, the bytes/FLOPs it must move, and over how many copies
+/// of its inputs the runs rotated (1: not rotated).
+/// </summary>
+public sealed record BenchResult(string Name, string Shape, double MedianMs, double MinMs, double Bytes, double Flops, string? Error, int Copies = 1)
 {
     public double GBps => Error is null && MedianMs > 0 ? Bytes / (MedianMs * 1e-3) / 1e9 : 0;
     public double Tflops => Error is null && MedianMs > 0 ? Flops / (MedianMs * 1e-3) / 1e12 : 0;
@@ -80,7 +83,7 @@ public static class CudaReport
         {
             header,
             copyGBps = copy,
-            results = results.Select(r => new { r.Name, r.Shape, r.MedianMs, r.MinMs, r.Bytes, r.Flops, r.GBps, r.Tflops, r.Error }),
+            results = results.Select(r => new { r.Name, r.Shape, r.MedianMs, r.MinMs, r.Bytes, r.Flops, r.GBps, r.Tflops, r.Copies, r.Error }),
             comparisons = rows,
         }, new JsonSerializerOptions { WriteIndented = true });
         File.WriteAllText(Path.Combine(outDir, "cuda-bench.json"), json);
@@ -96,11 +99,13 @@ public static class CudaReport
         md.AppendLine($"# CUDA kernel benchmarks — {header.Device} ({header.Arch}, {header.Sms} SMs, {header.MemoryMiB} MiB)").AppendLine();
         md.AppendLine(string.Create(inv, $"{header.Date:yyyy-MM-dd HH:mm} UTC; cuBLAS {header.Cublas}, NVRTC {header.Nvrtc}; median of {reps} CUDA-event-timed runs after warm-up; random inputs; {header.Seconds:0} s in all."));
         md.AppendLine();
-        md.AppendLine("| case | shape | median ms | min ms | GB/s | TFLOP/s |").AppendLine("|---|---|---:|---:|---:|---:|");
+        md.AppendLine("\"input copies\": the runs of a case cycle through that many copies of its inputs, enough that 2 × L2 bytes stream between two reads of one copy, so inputs come from DRAM; 1 means a single copy (inputs already ≥ 2 × L2, or compute-bound GEMMs, which are not rotated).");
+        md.AppendLine();
+        md.AppendLine("| case | shape | median ms | min ms | GB/s | TFLOP/s | input copies |").AppendLine("|---|---|---:|---:|---:|---:|---:|");
         foreach (var r in results)
             md.AppendLine(r.Error is null
-                ? string.Create(inv, $"| {r.Name} | {r.Shape} | {r.MedianMs:0.0000} | {r.MinMs:0.0000} | {(r.Bytes > 0 ? r.GBps.ToString("0", inv) : "")} | {(r.Flops > 0 ? r.Tflops.ToString("0.0", inv) : "")} |")
-                : $"| {r.Name} | {r.Shape} | failed: {Cell(r.Error)} | | | |");
+                ? string.Create(inv, $"| {r.Name} | {r.Shape} | {r.MedianMs:0.0000} | {r.MinMs:0.0000} | {(r.Bytes > 0 ? r.GBps.ToString("0", inv) : "")} | {(r.Flops > 0 ? r.Tflops.ToString("0.0", inv) : "")} | {r.Copies} |")
+                : $"| {r.Name} | {r.Shape} | failed: {Cell(r.Error)} | | | | |");
         if (rows.Count > 0)
         {
             md.AppendLine();

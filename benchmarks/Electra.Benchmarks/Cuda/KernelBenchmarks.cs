@@ -34,22 +34,25 @@ internal static class KernelBenchmarks
         foreach (var dtype in new[] { DType.F32, DType.BF16 })
         {
             string d = dtype == DType.F32 ? "f32" : "bf16";
-            using var qkv = Tensor.Empty([b, t, 3 * hidden], dtype, be.Device);
-            using var dOut = Tensor.Empty([b, t, hidden], dtype, be.Device);
-            be.Copy(qkv32, qkv);
-            be.Copy(dOut32, dOut);
-            using var output = Tensor.Empty([b, t, hidden], dtype, be.Device);
-            using var lse = Tensor.Empty([b, nh, t], DType.F32, be.Device);
+            var qkv0 = Tensor.Empty([b, t, 3 * hidden], dtype, be.Device);
+            var dOut0 = Tensor.Empty([b, t, hidden], dtype, be.Device);
+            be.Copy(qkv32, qkv0);
+            be.Copy(dOut32, dOut0);
+            // One copy: (qkv, dO, O, lse); each copy's forward writes the O and lse its backward reads.
+            using var sets = h.Rotate(qkv0, dOut0, Tensor.Empty([b, t, hidden], dtype, be.Device), Tensor.Empty([b, nh, t], DType.F32, be.Device));
             using var dQkv = Tensor.Empty([b, t, 3 * hidden], dtype, be.Device);
             double io = (double)b * t * hidden * dtype.Size();
             string fused = dtype == DType.F32 ? "f32" : "bf16 mma";
+            void Forward(Tensor[] c, float p) => be.AttentionForward(c[0], mask, nh, scale, p, 1, 0, c[2], c[3]);
+            void Backward(Tensor[] c, float p) => be.AttentionBackward(c[1], c[0], mask, c[2], c[3], nh, scale, p, 1, 0, dQkv);
+            void ForwardAll(float p) { for (int i = 0; i < sets.Count; i++) Forward(sets[i], p); }
 
             foreach (float p in new[] { 0f, 0.1f })
             {
                 string tag = p == 0 ? " p=0" : $" p={p}";
-                h.Time($"attention fwd {fused}{tag}", shape, 4 * io, fwdFlops, () => be.AttentionForward(qkv, mask, nh, scale, p, 1, 0, output, lse));
-                be.AttentionForward(qkv, mask, nh, scale, p, 1, 0, output, lse);
-                h.Time($"attention bwd {fused}{tag}", shape, 7 * io, bwdFused, () => be.AttentionBackward(dOut, qkv, mask, output, lse, nh, scale, p, 1, 0, dQkv));
+                h.Time($"attention fwd {fused}{tag}", shape, 4 * io, fwdFlops, sets, c => Forward(c, p));
+                ForwardAll(p);
+                h.Time($"attention bwd {fused}{tag}", shape, 7 * io, bwdFused, sets, c => Backward(c, p));
             }
             if (dtype == DType.BF16)
             {
@@ -57,9 +60,9 @@ internal static class KernelBenchmarks
                 be.UseTensorCoreAttention = false;
                 try
                 {
-                    h.Time("attention fwd bf16 ffma p=0", shape, 4 * io, fwdFlops, () => be.AttentionForward(qkv, mask, nh, scale, 0f, 1, 0, output, lse));
-                    be.AttentionForward(qkv, mask, nh, scale, 0f, 1, 0, output, lse);
-                    h.Time("attention bwd bf16 ffma p=0", shape, 7 * io, bwdFused, () => be.AttentionBackward(dOut, qkv, mask, output, lse, nh, scale, 0f, 1, 0, dQkv));
+                    h.Time("attention fwd bf16 ffma p=0", shape, 4 * io, fwdFlops, sets, c => Forward(c, 0f));
+                    ForwardAll(0f);
+                    h.Time("attention bwd bf16 ffma p=0", shape, 7 * io, bwdFused, sets, c => Backward(c, 0f));
                 }
                 finally
                 {
@@ -70,9 +73,11 @@ internal static class KernelBenchmarks
             using (var baseline = new AttentionBaseline(be, b, t, nh, hs, dtype))
             {
                 // Bytes as the fused kernel's (the work), FLOPs the GEMMs' own: 4·T²·HS forward, 10·T²·HS backward.
-                h.Time($"attention fwd {d} cuBLAS", shape, 4 * io, fwdFlops, () => baseline.Forward(qkv, mask, scale, output));
-                baseline.Forward(qkv, mask, scale, output);
-                h.Time($"attention bwd {d} cuBLAS", shape, 7 * io, AttentionBaseline.BackwardFlops(bnh, t, hs), () => baseline.Backward(dOut, qkv, scale, dQkv));
+                // The baseline's backward reads the P its last forward kept; the copies hold equal values, so any
+                // copy's P serves.
+                h.Time($"attention fwd {d} cuBLAS", shape, 4 * io, fwdFlops, sets, c => baseline.Forward(c[0], mask, scale, c[2]));
+                baseline.Forward(sets[0][0], mask, scale, sets[0][2]);
+                h.Time($"attention bwd {d} cuBLAS", shape, 7 * io, AttentionBaseline.BackwardFlops(bnh, t, hs), sets, c => baseline.Backward(c[1], c[0], scale, dQkv));
             }
 
             h.Compare($"attention fwd {fused} vs cuBLAS", shape, [$"attention fwd {fused} p=0"], [$"attention fwd {d} cuBLAS"]);
@@ -90,14 +95,13 @@ internal static class KernelBenchmarks
         string shape = $"[{rows},{c}]";
         double e = (double)rows * c;
         int partials = UnfusedBaselines.PartialRows(rows);
-        using var x = h.Random(50, 1f, rows, c);
-        using var r = h.Random(51, 1f, rows, c);
         using var gamma = h.Random(52, 1f, c);
         using var beta = h.Random(53, 1f, c);
+        // One copy: (x, residual, s, mean, rstd); the forward writes s, mean and rstd, which the backward reads
+        // together with x standing in for dY.
+        using var sets = h.Rotate(h.Random(50, 1f, rows, c), h.Random(51, 1f, rows, c), Tensor.Empty([rows, c], DType.F32, be.Device),
+            Tensor.Empty([rows], DType.F32, be.Device), Tensor.Empty([rows], DType.F32, be.Device));
         using var y = Tensor.Empty([rows, c], DType.F32, be.Device);
-        using var s = Tensor.Empty([rows, c], DType.F32, be.Device);
-        using var mean = Tensor.Empty([rows], DType.F32, be.Device);
-        using var rstd = Tensor.Empty([rows], DType.F32, be.Device);
         using var dS = Tensor.Empty([rows, c], DType.F32, be.Device);
         using var dG = Tensor.Empty([c], DType.F32, be.Device);
         using var dB = Tensor.Empty([c], DType.F32, be.Device);
@@ -106,10 +110,11 @@ internal static class KernelBenchmarks
         using var pG = Tensor.Empty([partials, c], DType.F32, be.Device);
         using var pB = Tensor.Empty([partials, c], DType.F32, be.Device);
 
-        h.Time("layernorm+residual fwd", shape, 16 * e, 10 * e, () => be.LayerNormForward(x, r, gamma, beta, 1e-12f, y, mean, rstd, s));
-        h.Time("layernorm+residual fwd unfused", shape, 16 * e, 10 * e, () => UnfusedBaselines.LayerNormForward(be, x, r, gamma, beta, 1e-12f, y, mean, rstd, s));
-        h.Time("layernorm bwd", shape, 12 * e, 12 * e, () => be.LayerNormBackward(x, s, gamma, mean, rstd, dS, dG, dB));
-        h.Time("layernorm bwd unfused", shape, 12 * e, 12 * e, () => UnfusedBaselines.LayerNormBackward(be, x, s, gamma, mean, rstd, dS, dG, dB, rowA, rowB, pG, pB));
+        h.Time("layernorm+residual fwd", shape, 16 * e, 10 * e, sets, s => be.LayerNormForward(s[0], s[1], gamma, beta, 1e-12f, y, s[3], s[4], s[2]));
+        h.Time("layernorm+residual fwd unfused", shape, 16 * e, 10 * e, sets, s => UnfusedBaselines.LayerNormForward(be, s[0], s[1], gamma, beta, 1e-12f, y, s[3], s[4], s[2]));
+        for (int i = 0; i < sets.Count; i++) be.LayerNormForward(sets[i][0], sets[i][1], gamma, beta, 1e-12f, y, sets[i][3], sets[i][4], sets[i][2]);
+        h.Time("layernorm bwd", shape, 12 * e, 12 * e, sets, s => be.LayerNormBackward(s[0], s[2], gamma, s[3], s[4], dS, dG, dB));
+        h.Time("layernorm bwd unfused", shape, 12 * e, 12 * e, sets, s => UnfusedBaselines.LayerNormBackward(be, s[0], s[2], gamma, s[3], s[4], dS, dG, dB, rowA, rowB, pG, pB));
         h.Compare("layernorm+residual fwd vs unfused", shape, ["layernorm+residual fwd"], ["layernorm+residual fwd unfused"]);
         h.Compare("layernorm bwd vs unfused", shape, ["layernorm bwd"], ["layernorm bwd unfused"]);
     }
@@ -130,19 +135,20 @@ internal static class KernelBenchmarks
         // pruning of softmax_cross_entropy.cu / gumbel.cu skips nearly all of it).
         foreach (bool peaked in quick ? new[] { false } : new[] { false, true })
         {
-            using var logits = peaked ? h.PeakedLogits(62, m, v) : h.Random(60, 4f, m, v);
+            // 297 MB of logits: twice a 50 MB L2 several times over, so the rotation keeps a single copy.
+            using var logits = h.Rotate(peaked ? h.PeakedLogits(62, m, v) : h.Random(60, 4f, m, v));
             string shape = peaked ? $"[{m},{v}] peaked" : $"[{m},{v}]";
-            h.Time("softmax-CE + grad + gumbel", shape, 8 * e, 0, () => be.SoftmaxCrossEntropy(logits, targets, -100, losses, dLogits, 1f / m, samples, 1f, 7, 0));
-            h.Time("softmax-CE + grad + gumbel unfused", shape, 8 * e, 0,
-                () => UnfusedBaselines.SoftmaxCrossEntropy(be, logits, targets, losses, dLogits, 1f / m, rowMax, rowSum, samples, scores, 1f, 7, 0));
-            h.Time("gumbel sample", shape, 4 * e, 0, () => be.GumbelSample(logits, 1f, 7, 0, null, samples));
-            h.Time("gumbel sample unfused", shape, 4 * e, 0, () => UnfusedBaselines.GumbelSample(be, logits, 1f, 7, 0, scores, samples));
+            h.Time("softmax-CE + grad + gumbel", shape, 8 * e, 0, logits, l => be.SoftmaxCrossEntropy(l[0], targets, -100, losses, dLogits, 1f / m, samples, 1f, 7, 0));
+            h.Time("softmax-CE + grad + gumbel unfused", shape, 8 * e, 0, logits,
+                l => UnfusedBaselines.SoftmaxCrossEntropy(be, l[0], targets, losses, dLogits, 1f / m, rowMax, rowSum, samples, scores, 1f, 7, 0));
+            h.Time("gumbel sample", shape, 4 * e, 0, logits, l => be.GumbelSample(l[0], 1f, 7, 0, null, samples));
+            h.Time("gumbel sample unfused", shape, 4 * e, 0, logits, l => UnfusedBaselines.GumbelSample(be, l[0], 1f, 7, 0, scores, samples));
             h.Compare("softmax-CE + grad + gumbel vs unfused", shape, ["softmax-CE + grad + gumbel"], ["softmax-CE + grad + gumbel unfused"]);
             h.Compare("gumbel sample vs unfused", shape, ["gumbel sample"], ["gumbel sample unfused"]);
             if (peaked) continue;
-            h.Time("softmax-CE + grad", shape, 8 * e, 0, () => be.SoftmaxCrossEntropy(logits, targets, -100, losses, dLogits, 1f / m, null, 1f, 7, 0));
-            h.Time("softmax-CE + grad unfused", shape, 8 * e, 0,
-                () => UnfusedBaselines.SoftmaxCrossEntropy(be, logits, targets, losses, dLogits, 1f / m, rowMax, rowSum, null, null, 1f, 7, 0));
+            h.Time("softmax-CE + grad", shape, 8 * e, 0, logits, l => be.SoftmaxCrossEntropy(l[0], targets, -100, losses, dLogits, 1f / m, null, 1f, 7, 0));
+            h.Time("softmax-CE + grad unfused", shape, 8 * e, 0, logits,
+                l => UnfusedBaselines.SoftmaxCrossEntropy(be, l[0], targets, losses, dLogits, 1f / m, rowMax, rowSum, null, null, 1f, 7, 0));
             h.Compare("softmax-CE + grad vs unfused", shape, ["softmax-CE + grad"], ["softmax-CE + grad unfused"]);
         }
     }

@@ -31,7 +31,7 @@ public class CudaBenchReportTests
     private static List<BenchResult> FakeResults() =>
     [
         new("copy d2d", "256 MiB", 1.0, 0.9, 2e9, 0, null),                                  // 2,000 GB/s ceiling
-        new("layernorm bwd", "[16384,256]", 0.5, 0.4, 0.8e9, 0, null),                        // 1,600 GB/s = 80%
+        new("layernorm bwd", "[16384,256]", 0.5, 0.4, 0.8e9, 0, null, 3),                     // 1,600 GB/s = 80%
         new("layernorm bwd unfused", "[16384,256]", 2.0, 1.9, 0.8e9, 0, null),
         new("attention fwd f32 p=0", "S", 0.25, 0.2, 1e8, 1e9, null),
         new("attention bwd f32 p=0", "S", 0.75, 0.7, 1e8, 3e9, null),
@@ -81,6 +81,8 @@ public class CudaBenchReportTests
             Assert.That(File.ReadAllText(Path.Combine(dir, "cuda-bench.md")), Is.EqualTo(md));
             Assert.That(md, Does.Contain("Test GPU 80GB (sm_90, 132 SMs").And.Contain("2026-11-26 17:05 UTC"));
             Assert.That(md, Does.Contain("copy ceiling 2000 GB/s"));
+            Assert.That(md, Does.Contain("| layernorm bwd | [16384,256] | 0.5000 | 0.4000 | 1600 |  | 3 |"), "the input copies it rotated over");
+            Assert.That(md, Does.Contain("| copy d2d | 256 MiB | 1.0000 | 0.9000 | 2000 |  | 1 |"));
             Assert.That(md, Does.Contain("| layernorm bwd vs unfused | [16384,256] | 0.5000 | 2.0000 | 4.00× | 1600 (80%) | 400 (20%) |"));
             Assert.That(md, Does.Contain("| attention fwd+bwd f32 vs cuBLAS | S | 1.0000 | 3.0000 | 3.00× |"));
             Assert.That(md, Does.Contain("| gumbel sample unfused | G | failed: CudaException: out of memory |"));
@@ -91,6 +93,7 @@ public class CudaBenchReportTests
             Assert.That(root.GetProperty("header").GetProperty("Date").GetDateTime(), Is.EqualTo(Header.Date));
             Assert.That(root.GetProperty("copyGBps").GetDouble(), Is.EqualTo(2000).Within(1e-9));
             Assert.That(root.GetProperty("results").GetArrayLength(), Is.EqualTo(9));
+            Assert.That(root.GetProperty("results")[1].GetProperty("Copies").GetInt32(), Is.EqualTo(3));
             var cmp = root.GetProperty("comparisons");
             Assert.That(cmp.GetArrayLength(), Is.EqualTo(4));
             Assert.That(cmp[1].GetProperty("SpeedUp").GetDouble(), Is.EqualTo(3.0).Within(1e-12));
