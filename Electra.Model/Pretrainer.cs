@@ -31,10 +31,14 @@ public sealed record PretrainOptions
     public SpecialTokens Special { get; init; } = new();
 }
 
-/// <summary>Host-side numbers about one step, gathered only on logging steps (they cost a device round trip).</summary>
+/// <summary>
+/// Host-side numbers about one step, gathered only on logging steps (they cost a device round trip). DiscAuc ranks
+/// the discriminator's logits of replaced against original tokens (0.5: no better than chance), which shows
+/// detection improving long before any replaced token crosses the 0.5 probability that DiscAccReplaced counts.
+/// </summary>
 public sealed record PretrainMetrics(
     float Loss, float MlmLoss, float DiscLoss, float DiscAcc, float DiscAccReplaced, float DiscAccOriginal,
-    float ReplacedFrac, float GenAcc, int MaskedTokens, int RealTokens);
+    float ReplacedFrac, float GenAcc, int MaskedTokens, int RealTokens, float DiscAuc = float.NaN);
 
 /// <summary>
 /// The ELECTRA pretraining objective over a generator and a discriminator that share one embedding block.
@@ -172,13 +176,16 @@ public sealed class Pretrainer : Module
             if (isReplaced) { replaced++; if (ok) replacedCorrect++; }
             else { kept++; if (ok) keptCorrect++; }
         }
+        var replacedLabels = y.Select(v => v > 0.5f).ToArray();
+        var isReal = attentionMask.Select(v => v != 0).ToArray();
         return new PretrainMetrics(
             loss.Item(), mlmLoss.Item(), discLoss.Item(),
             DiscAcc: (float)correct / real,
             DiscAccReplaced: replaced == 0 ? float.NaN : (float)replacedCorrect / replaced,
             DiscAccOriginal: kept == 0 ? float.NaN : (float)keptCorrect / kept,
             ReplacedFrac: (float)replaced / masked,
-            GenAcc: genAcc, MaskedTokens: masked, RealTokens: real);
+            GenAcc: genAcc, MaskedTokens: masked, RealTokens: real,
+            DiscAuc: RocAuc.Compute(x, replacedLabels, isReal));
     }
 }
 

@@ -175,6 +175,7 @@ public sealed class PretrainRunner : IDisposable
         ["disc_acc"] = m.DiscAcc,
         ["disc_acc_replaced"] = m.DiscAccReplaced,
         ["disc_acc_original"] = m.DiscAccOriginal,
+        ["disc_auc"] = m.DiscAuc,
         ["replaced_frac"] = m.ReplacedFrac,
         ["gen_acc"] = m.GenAcc,
         ["lr"] = lr,

@@ -37,7 +37,7 @@ public static class ProgressView
     public static string Line(StepReport r)
     {
         var m = r.Metrics!;
-        var disc = float.IsNaN(m.DiscAcc) ? "" : $" | disc {m.DiscLoss:F4} acc {m.DiscAcc:F3}";
+        var disc = float.IsNaN(m.DiscAcc) ? "" : $" | disc {m.DiscLoss:F4} acc {m.DiscAcc:F3} auc {m.DiscAuc:F3}";
         return $"step {r.Step,6}/{r.TotalSteps} | loss {m.Loss:F4} | mlm {m.MlmLoss:F3}{disc} | gen acc {m.GenAcc:F3} | lr {r.Lr:E2} | {r.TokensPerSecond,8:N0} tok/s | ETA {Eta(r.Eta)}";
     }
 

@@ -12,7 +12,7 @@ public sealed record PlotSummary(IReadOnlyList<(string Panel, IReadOnlyList<stri
 /// </summary>
 public static class MetricsPlot
 {
-    private static readonly string[] ScoreNames = ["accuracy", "acc", "f1", "mcc", "pearson", "spearman"];
+    private static readonly string[] ScoreNames = ["accuracy", "acc", "auc", "f1", "mcc", "pearson", "spearman"];
 
     /// <summary>Which panel a key belongs to, or null for keys that are not plotted (timings, counters).</summary>
     public static string? PanelOf(string key)
