@@ -6,6 +6,8 @@
 #   4. the training step, ours against PyTorch (benchmarks/compare-pytorch.py: ELECTRA-Small B=128 T=128; PyTorch eager
 #      fp32/tf32/bf16 and torch.compile tf32, our `electra bench train --breakdown`); without python3+torch, ours alone
 # Writes report.md and report.json (plus every log) into the folder given, and prints a short table last.
+# The whole script keeps inside GPU_CHECK_BUDGET_S (default 570 s, under a 600 s call limit): each step's timeout
+# shrinks to what is left after a reserve for the report, and a step with too little left is skipped (rc "skipped").
 set -uo pipefail
 out=${1:?usage: gpu-check.sh OUT_DIR}
 mkdir -p "$out"
@@ -14,11 +16,24 @@ out=$(cd "$out" && pwd)
 export ELECTRA_KERNEL_CACHE=${ELECTRA_KERNEL_CACHE:-/tmp/electra-kernel-cache}
 export DOTNET_gcServer=0
 
+budget=${GPU_CHECK_BUDGET_S:-570}
+reserve=15        # seconds kept for writing the report
+started=$(date +%s)
+left() { echo $(( budget - reserve - ($(date +%s) - started) )); }
+
 declare -A status seconds
 step() { # step NAME TIMEOUT_S LOG command...
   local name=$1 limit=$2 log=$3; shift 3
-  local t0=$(date +%s)
-  echo "== $name: $*" >&2
+  local t0=$(date +%s) remaining
+  remaining=$(left)
+  if [ "$remaining" -lt 20 ]; then
+    status[$name]=skipped; seconds[$name]=0
+    echo "skipped: only ${remaining} s of the ${budget} s budget left" >"$out/$log"
+    echo "== $name: skipped (${remaining} s left)" >&2
+    return 0
+  fi
+  [ "$limit" -le "$remaining" ] || limit=$remaining
+  echo "== $name (≤ ${limit} s): $*" >&2
   timeout --kill-after=10 "$limit" "$@" >"$out/$log" 2>&1
   local rc=$?
   status[$name]=$rc
@@ -36,8 +51,9 @@ step bench 240 bench.log dotnet "$APP/Electra.Benchmarks.dll" --cuda --out "$out
 # even when some runs fail; the step's timeout is only a backstop.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if python3 -c "import torch" >/dev/null 2>&1; then
+  compare_budget=$(( $(left) - 30 )); [ "$compare_budget" -le 260 ] || compare_budget=260
   step train 300 train.log python3 "$here/../benchmarks/compare-pytorch.py" --device cuda --preset small --batch 128 --seq 128 \
-    --steps 20 --runs eager:fp32,eager:tf32,eager:bf16,compile:tf32 --budget-s 260 --run-timeout 150 --breakdown \
+    --steps 20 --runs eager:fp32,eager:tf32,eager:bf16,compile:tf32 --budget-s "$compare_budget" --run-timeout 150 --breakdown \
     --app "$APP" --out "$out/compare"
 else
   step train 150 train.log dotnet "$APP/electra.dll" bench train --preset small --batch 128 --seq 128 --steps 20 --device cuda --breakdown
@@ -59,7 +75,8 @@ compare_json=$( [ -s "$out/compare/compare-pytorch.json" ] && cat "$out/compare/
   first=1
   for s in info tests bench train; do
     [ $first -eq 1 ] || echo ","; first=0
-    printf '    "%s": {"rc": %s, "seconds": %s}' "$s" "${status[$s]:-null}" "${seconds[$s]:-null}"
+    rc=${status[$s]:-null}; [[ $rc =~ ^[0-9]+$|^null$ ]] || rc="\"$rc\""
+    printf '    "%s": {"rc": %s, "seconds": %s}' "$s" "$rc" "${seconds[$s]:-null}"
   done
   echo ""
   echo "  },"
