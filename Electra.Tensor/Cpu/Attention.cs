@@ -1,16 +1,15 @@
 using System.Buffers;
 using System.Numerics.Tensors;
-using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 
 namespace Electra.Cpu;
 
 public sealed unsafe partial class CpuBackend
 {
-    // The CPU reference works on one (batch, head) pair at a time: it copies that head's Q, K, V out of the fused
-    // projection into contiguous scratch (K and V also transposed), so every inner loop is a SIMD axpy over a
-    // whole row, and materialises the T×T scores. (b, h) pairs run in parallel in fixed blocks and write disjoint
-    // slices of the outputs, so no reduction crosses threads and the result does not depend on scheduling.
+    // The CPU reference works on one (batch, head) pair at a time: it copies that head's Q, K, V (and dO) out of the
+    // fused layout into contiguous [T, HS] scratch, materialises the T×T scores, and does every product on the
+    // packed GEMM (single-threaded per head). (b, h) pairs run in parallel in fixed blocks and write disjoint slices
+    // of the outputs, so no reduction crosses threads and the result does not depend on scheduling.
+    // Dropout on probabilities: element (i, j) of head bh uses Philox number (bh·T + i)·T + j, as the CUDA kernels.
 
     public void AttentionForward(Tensor qkv, Tensor keyMask, int heads, float scale, float dropout, ulong seed, ulong offset, Tensor output, Tensor lse)
     {
@@ -20,47 +19,34 @@ public sealed unsafe partial class CpuBackend
         float keep = 1f / (1f - dropout);
         ParallelRows(b * heads, (long)t * t * hs, (first, end) =>
         {
-            var scratch = ArrayPool<float>.Shared.Rent(2 * t * hs + t * hs + t * t + t);
-            var bits = ArrayPool<uint>.Shared.Rent(t);
+            var scratch = ArrayPool<float>.Shared.Rent(4 * t * hs + t * t);
+            var bitsArray = ArrayPool<uint>.Shared.Rent(t);
             fixed (float* ps = scratch)
+            fixed (uint* bits = bitsArray)
             {
-                float* q = ps, kt = q + t * hs, v = kt + t * hs, s = v + t * hs, o = s + t * t; // kt [HS, T]
+                float* q = ps, k = q + t * hs, v = k + t * hs, o = v + t * hs, s = o + t * hs;
                 for (int bh = first; bh < end; bh++)
                 {
                     int bi = bh / heads, hi = bh % heads;
-                    LoadHead(pq, bi, hi, t, h, hs, q, kt, v);
-                    Scores(q, kt, t, hs, s);
+                    LoadHead(pq, bi, hi, t, h, hs, q, k, v);
+                    CpuGemm.Run(q, false, k, true, s, t, t, hs, scale, 0f, threads: 1);      // S = scale·Q·Kᵀ
                     for (int i = 0; i < t; i++)
                     {
                         float* si = s + i * t;
-                        float max = float.NegativeInfinity;
-                        for (int j = 0; j < t; j++)
+                        float l = SoftmaxRow(si, pm + bi * t, t);
+                        pl[(long)bh * t + i] = l;
+                        if (dropout > 0f && !float.IsNegativeInfinity(l))
                         {
-                            if (pm[bi * t + j] == 0) { si[j] = float.NegativeInfinity; continue; }
-                            si[j] *= scale;
-                            if (si[j] > max) max = si[j];
-                        }
-                        float* oi = po + (long)(bi * t + i) * h + hi * hs;
-                        new Span<float>(oi, hs).Clear();
-                        if (float.IsNegativeInfinity(max)) { pl[(long)bh * t + i] = float.NegativeInfinity; continue; }
-                        var row = new Span<float>(si, t);
-                        TensorPrimitives.Subtract(row, max, row);
-                        TensorPrimitives.Exp(row, row);
-                        double sum = TensorPrimitives.Sum(row);
-                        pl[(long)bh * t + i] = max + (float)Math.Log(sum);
-                        if (dropout > 0f) Philox.Fill(seed, offset, ((ulong)bh * (ulong)t + (ulong)i) * (ulong)t, bits.AsSpan(0, t));
-                        float inv = (float)(1.0 / sum);
-                        for (int j = 0; j < t; j++)
-                        {
-                            float w = si[j] * inv;
-                            if (dropout > 0f) w = Philox.Uniform(bits[j]) >= dropout ? w * keep : 0f;
-                            if (w != 0f) Axpy(w, v + j * hs, oi, hs);
+                            Philox.Fill(seed, offset, ((ulong)bh * (ulong)t + (ulong)i) * (ulong)t, new Span<uint>(bits, t));
+                            DropoutMask.Apply(si, bits, dropout, keep, si, t);
                         }
                     }
+                    CpuGemm.Run(s, false, v, false, o, t, hs, t, 1f, 0f, threads: 1);       // O = P̃·V
+                    StoreHead(o, t, hs, po + (long)bi * t * h + hi * hs, h);
                 }
             }
             ArrayPool<float>.Shared.Return(scratch);
-            ArrayPool<uint>.Shared.Return(bits);
+            ArrayPool<uint>.Shared.Return(bitsArray);
         });
     }
 
@@ -72,104 +58,122 @@ public sealed unsafe partial class CpuBackend
         float keep = 1f / (1f - dropout);
         ParallelRows(b * heads, 3L * t * t * hs, (first, end) =>
         {
-            var scratch = ArrayPool<float>.Shared.Rent(8 * t * hs + 2 * t * t);
-            var bits = ArrayPool<uint>.Shared.Rent(t);
+            var scratch = ArrayPool<float>.Shared.Rent(7 * t * hs + 3 * t * t);
+            var bitsArray = ArrayPool<uint>.Shared.Rent(t);
             fixed (float* ps = scratch)
+            fixed (uint* bits = bitsArray)
             {
-                float* q = ps, kt = q + t * hs, v = kt + t * hs, k = v + t * hs, vt = k + t * hs; // kt, vt [HS, T]
-                float* dq = vt + t * hs, dkv = dq + t * hs, s = dkv + 2 * t * hs, dp = s + t * t; // dkv: dK then dV
+                float* q = ps, k = q + t * hs, v = k + t * hs, dO = v + t * hs, dq = dO + t * hs, dk = dq + t * hs, dv = dk + t * hs;
+                float* p = dv + t * hs, pDropped = p + t * t, ds = pDropped + t * t;
                 for (int bh = first; bh < end; bh++)
                 {
                     int bi = bh / heads, hi = bh % heads;
-                    LoadHead(pq, bi, hi, t, h, hs, q, kt, v);
-                    Transpose(kt, hs, t, k);
-                    Transpose(v, t, hs, vt);
-                    Scores(q, kt, t, hs, s);                    // q·k
-                    for (int i = 0; i < t; i++)                  // dO·v
-                        RowTimes(pdo + (long)(bi * t + i) * h + hi * hs, vt, t, hs, dp + i * t);
-                    new Span<float>(dq, t * hs).Clear();
-                    new Span<float>(dkv, 2 * t * hs).Clear();
-                    float* dk = dkv, dv = dkv + t * hs;
+                    LoadHead(pq, bi, hi, t, h, hs, q, k, v);
+                    LoadRows(pdo + (long)bi * t * h + hi * hs, h, t, hs, dO);
+                    CpuGemm.Run(q, false, k, true, p, t, t, hs, scale, 0f, threads: 1);      // scale·Q·Kᵀ, recomputed
+                    CpuGemm.Run(dO, false, v, true, ds, t, t, hs, 1f, 0f, threads: 1);      // dP̃ = dO·Vᵀ
                     for (int i = 0; i < t; i++)
                     {
+                        float* pi = p + i * t, pdi = pDropped + i * t, dsi = ds + i * t;
                         float l = pl[(long)bh * t + i];
-                        if (float.IsNegativeInfinity(l)) continue;
-                        float* dO = pdo + (long)(bi * t + i) * h + hi * hs;
-                        var o = new ReadOnlySpan<float>(po + (long)(bi * t + i) * h + hi * hs, hs);
-                        float dRow = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO, hs), o); // D_i = dO_i·O_i, dropout included
-                        if (dropout > 0f) Philox.Fill(seed, offset, ((ulong)bh * (ulong)t + (ulong)i) * (ulong)t, bits.AsSpan(0, t));
-                        float* si = s + i * t, dpi = dp + i * t;
-                        for (int j = 0; j < t; j++)
+                        if (float.IsNegativeInfinity(l))
                         {
-                            if (pm[bi * t + j] == 0) continue;
-                            float prob = MathF.Exp(scale * si[j] - l);
-                            float mask = dropout > 0f ? (Philox.Uniform(bits[j]) >= dropout ? keep : 0f) : 1f;
-                            // dV_j += P̃_ij·dO_i (P̃ the dropped probabilities); dP_ij = mask·(dO_i·V_j).
-                            float pDropped = prob * mask;
-                            if (pDropped != 0f) Axpy(pDropped, dO, dv + j * hs, hs);
-                            float dP = mask == 0f ? 0f : mask * dpi[j];
-                            float dS = prob * (dP - dRow) * scale;
-                            if (dS == 0f) continue;
-                            Axpy(dS, k + j * hs, dq + i * hs, hs);
-                            Axpy(dS, q + i * hs, dk + j * hs, hs);
+                            // A row with no real key produced zeros: nothing flows back through it.
+                            new Span<float>(pi, t).Clear();
+                            new Span<float>(pdi, t).Clear();
+                            new Span<float>(dsi, t).Clear();
+                            continue;
                         }
+                        Probabilities(pi, pm + bi * t, l, t);                               // P = exp(S − lse), masked keys 0
+                        var dsRow = new Span<float>(dsi, t);
+                        if (dropout > 0f)
+                        {
+                            // P̃ = P∘M and dP = M∘dP̃, M ∈ {0, 1/(1−p)} the forward's mask.
+                            Philox.Fill(seed, offset, ((ulong)bh * (ulong)t + (ulong)i) * (ulong)t, new Span<uint>(bits, t));
+                            DropoutMask.Apply(pi, bits, dropout, keep, pdi, t);
+                            DropoutMask.Apply(dsi, bits, dropout, keep, dsi, t);
+                        }
+                        else
+                        {
+                            new ReadOnlySpan<float>(pi, t).CopyTo(new Span<float>(pdi, t));
+                        }
+                        // dS = P∘(dP − D_i)·scale, D_i = dO_i·O_i (the dropped output, so dropout is included).
+                        float dRow = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO + i * hs, hs),
+                            new ReadOnlySpan<float>(po + (long)(bi * t + i) * h + hi * hs, hs));
+                        TensorPrimitives.Subtract(dsRow, dRow, dsRow);
+                        TensorPrimitives.Multiply(dsRow, new ReadOnlySpan<float>(pi, t), dsRow);
+                        TensorPrimitives.Multiply(dsRow, scale, dsRow);
                     }
-                    for (int i = 0; i < t; i++)
-                    {
-                        float* row = pd + (long)(bi * t + i) * 3 * h + hi * hs;
-                        new ReadOnlySpan<float>(dq + i * hs, hs).CopyTo(new Span<float>(row, hs));
-                        new ReadOnlySpan<float>(dk + i * hs, hs).CopyTo(new Span<float>(row + h, hs));
-                        new ReadOnlySpan<float>(dv + i * hs, hs).CopyTo(new Span<float>(row + 2 * h, hs));
-                    }
+                    CpuGemm.Run(pDropped, true, dO, false, dv, t, hs, t, 1f, 0f, threads: 1); // dV = P̃ᵀ·dO
+                    CpuGemm.Run(ds, false, k, false, dq, t, hs, t, 1f, 0f, threads: 1);       // dQ = dS·K
+                    CpuGemm.Run(ds, true, q, false, dk, t, hs, t, 1f, 0f, threads: 1);        // dK = dSᵀ·Q
+                    float* dBase = pd + (long)bi * t * 3 * h + hi * hs;
+                    StoreHead(dq, t, hs, dBase, 3 * h);
+                    StoreHead(dk, t, hs, dBase + h, 3 * h);
+                    StoreHead(dv, t, hs, dBase + 2 * h, 3 * h);
                 }
             }
             ArrayPool<float>.Shared.Return(scratch);
-            ArrayPool<uint>.Shared.Return(bits);
+            ArrayPool<uint>.Shared.Return(bitsArray);
         });
     }
 
-    /// <summary>Copies head (bi, hi) out of qkv [B, T, 3, NH, HS]: q and v as [T, HS], k transposed as [HS, T].</summary>
-    private static void LoadHead(float* pq, int bi, int hi, int t, int h, int hs, float* q, float* kt, float* v)
+    /// <summary>
+    /// One row of scores in place → softmax probabilities over the real keys (masked keys get 0); returns the row's
+    /// log-sum-exp, or −∞ (and a zero row) when no key is real.
+    /// </summary>
+    private static float SoftmaxRow(float* si, int* keyMask, int t)
     {
-        for (int i = 0; i < t; i++)
+        float max = float.NegativeInfinity;
+        for (int j = 0; j < t; j++)
         {
-            float* row = pq + (long)(bi * t + i) * 3 * h + hi * hs;
-            new ReadOnlySpan<float>(row, hs).CopyTo(new Span<float>(q + i * hs, hs));
-            new ReadOnlySpan<float>(row + 2 * h, hs).CopyTo(new Span<float>(v + i * hs, hs));
-            for (int d = 0; d < hs; d++) kt[d * t + i] = row[h + d];
+            if (keyMask[j] == 0) si[j] = float.NegativeInfinity;
+            else if (si[j] > max) max = si[j];
         }
-    }
-
-    private static void Transpose(float* src, int rows, int cols, float* dst)
-    {
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
-    }
-
-    /// <summary>s[i, :] = q_i · kᵀ for every row i: q [T, HS], kt [HS, T], s [T, T].</summary>
-    private static void Scores(float* q, float* kt, int t, int hs, float* s)
-    {
-        for (int i = 0; i < t; i++) RowTimes(q + i * hs, kt, t, hs, s + i * t);
-    }
-
-    /// <summary>out[:] = Σ_d a[d]·mt[d, :], mt [HS, T]: one row of a product, as axpys over whole rows.</summary>
-    private static void RowTimes(float* a, float* mt, int t, int hs, float* output)
-    {
-        new Span<float>(output, t).Clear();
-        for (int d = 0; d < hs; d++) Axpy(a[d], mt + d * t, output, t);
-    }
-
-    /// <summary>y += a·x over n floats (separate multiply and add, as TensorPrimitives.MultiplyAdd).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Axpy(float a, float* x, float* y, int n)
-    {
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated)
+        var row = new Span<float>(si, t);
+        if (float.IsNegativeInfinity(max))
         {
-            var va = Vector512.Create(a);
-            for (; i + 16 <= n; i += 16) Vector512.Store(Vector512.Load(x + i) * va + Vector512.Load(y + i), y + i);
+            row.Clear();
+            return float.NegativeInfinity;
         }
-        for (; i < n; i++) y[i] = x[i] * a + y[i];
+        TensorPrimitives.Subtract(row, max, row);
+        TensorPrimitives.Exp(row, row);                 // exp(−∞) = 0 for the masked keys
+        double sum = TensorPrimitives.Sum(row);
+        TensorPrimitives.Multiply(row, (float)(1.0 / sum), row);
+        return max + (float)Math.Log(sum);
+    }
+
+    /// <summary>Row of scaled scores in place → exp(s − lse), the forward's probabilities; masked keys 0.</summary>
+    private static void Probabilities(float* si, int* keyMask, float lse, int t)
+    {
+        var row = new Span<float>(si, t);
+        TensorPrimitives.Subtract(row, lse, row);
+        TensorPrimitives.Exp(row, row);
+        for (int j = 0; j < t; j++)
+            if (keyMask[j] == 0) si[j] = 0f;
+    }
+
+    /// <summary>Copies head (bi, hi) out of qkv [B, T, 3, NH, HS] into q, k, v, each [T, HS].</summary>
+    private static void LoadHead(float* pq, int bi, int hi, int t, int h, int hs, float* q, float* k, float* v)
+    {
+        float* head = pq + (long)bi * t * 3 * h + hi * hs;
+        LoadRows(head, 3 * h, t, hs, q);
+        LoadRows(head + h, 3 * h, t, hs, k);
+        LoadRows(head + 2 * h, 3 * h, t, hs, v);
+    }
+
+    /// <summary>rows strided by <paramref name="stride"/> floats → a contiguous [rows, width] block.</summary>
+    private static void LoadRows(float* src, long stride, int rows, int width, float* dst)
+    {
+        for (int i = 0; i < rows; i++)
+            new ReadOnlySpan<float>(src + i * stride, width).CopyTo(new Span<float>(dst + i * width, width));
+    }
+
+    /// <summary>A contiguous [rows, width] block → rows strided by <paramref name="stride"/> floats.</summary>
+    private static void StoreHead(float* src, int rows, int width, float* dst, long stride)
+    {
+        for (int i = 0; i < rows; i++)
+            new ReadOnlySpan<float>(src + i * width, width).CopyTo(new Span<float>(dst + i * stride, width));
     }
 
     private static (int b, int t, int h, int hs) AttentionDims(Tensor qkv, int heads)

@@ -76,14 +76,13 @@ public sealed unsafe partial class CpuBackend
         float keep = 1f / (1f - p);
         ParallelRows((int)((x.Count + 255) / 256), 256, (s, e) =>
         {
-            Span<uint> bits = stackalloc uint[256];
+            uint* bits = stackalloc uint[256];
             for (int blk = s; blk < e; blk++)
             {
                 long start = (long)blk * 256;
                 int n = (int)Math.Min(256, x.Count - start);
-                Philox.Fill(seed, offset, (ulong)start, bits[..n]);
-                for (int i = 0; i < n; i++)
-                    py[start + i] = Philox.Uniform(bits[i]) >= p ? px[start + i] * keep : 0f;
+                Philox.Fill(seed, offset, (ulong)start, new Span<uint>(bits, n));
+                DropoutMask.Apply(px + start, bits, p, keep, py + start, n);
             }
         });
     }

@@ -49,6 +49,7 @@ public class AttentionTests
     [TestCase(2, 7, 3, 4, 0.3f, new[] { 2, 0 })]
     [TestCase(1, 5, 1, 8, 0f, new[] { 0 })]
     [TestCase(3, 9, 2, 3, 0.1f, new[] { 1, 4, 8 })]
+    [TestCase(1, 29, 1, 36, 0.1f, new[] { 5 })]       // several 12×32 GEMM tiles, with ragged edges
     public void MatchesReferenceAndFiniteDifferences(int b, int t, int heads, int hs, float dropout, int[] padded)
     {
         int h = heads * hs;
