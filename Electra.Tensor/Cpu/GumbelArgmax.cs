@@ -21,6 +21,12 @@ namespace Electra.Cpu;
 //    the (strict, first) maximum, and its random bits are never needed. L is the score of the row's largest
 //    logit, the likeliest winner. The block holding that column is never pruned (its bound is ≥ L), so the
 //    scan still sees a score ≥ L.
+//  - Per-column pruning, inside the blocks that remain. The noise of a column is bounded more tightly by the
+//    bucket its random bits fall in (GumbelBuckets: by how close the uniform is to 1, each bucket's exhaustive
+//    maximum). Where every lane of 16 columns has fl(fl(x·τ⁻¹) + Max[bucket]) < L, none can win, and their
+//    noise (two logarithms each) is never computed. L
+//    grows to the best score seen after each block, which after the first block is already near the row's
+//    maximum, so on flat (untrained) rows nearly every vector is skipped too.
 public sealed unsafe partial class CpuBackend
 {
     private const int GumbelBlock = 1024;
@@ -71,6 +77,7 @@ public sealed unsafe partial class CpuBackend
             if (top != skip) lowerBound = x[top] * invT + Philox.Gumbel(Philox.Bits(seed, offset, rowStart + (ulong)top));
         }
         bool prune = lowerBound > float.NegativeInfinity; // false for NaN too
+        bool pruneColumns = prune && GumbelBuckets.IsSupported;
 
         Span<uint> bits = stackalloc uint[GumbelBlock];
         Span<float> tx = stackalloc float[16];
@@ -84,8 +91,14 @@ public sealed unsafe partial class CpuBackend
             Philox.Fill(seed, offset, rowStart + (ulong)c0, bits[..n]);
             ref uint b0 = ref MemoryMarshal.GetReference(bits);
             int i = 0;
+            var bound = Vector512.Create(lowerBound);
             for (; i + 16 <= n; i += 16)
-                state.Add(Vector512.LoadUnsafe(ref x0, (nuint)(c0 + i)), Vector512.LoadUnsafe(ref b0, (nuint)i), c0 + i);
+            {
+                var xs = Vector512.LoadUnsafe(ref x0, (nuint)(c0 + i));
+                var bs = Vector512.LoadUnsafe(ref b0, (nuint)i);
+                if (pruneColumns && GumbelBuckets.NoneCanReach(xs, bs, state.InvT, bound)) continue;
+                state.Add(xs, bs, c0 + i);
+            }
             if (i < n)
             {
                 // The last partial vector, padded; the padding columns are excluded like the skipped one.
@@ -95,6 +108,7 @@ public sealed unsafe partial class CpuBackend
                 bits.Slice(i, n - i).CopyTo(tb);
                 state.Add(Vector512.Create((ReadOnlySpan<float>)tx), Vector512.Create((ReadOnlySpan<uint>)tb), c0 + i, c0 + n);
             }
+            if (prune) lowerBound = MathF.Max(lowerBound, state.BestScore); // a score some lane holds
         }
         if (state.SawNaN) return NaNSeen;
         int winner = state.Winner();
@@ -109,6 +123,19 @@ public sealed unsafe partial class CpuBackend
         private Vector512<int> _index = Vector512.Create(-1);
         private Vector512<int> _nan = Vector512<int>.Zero;
         private readonly Vector512<float> _invT = Vector512.Create(invT);
+
+        public readonly Vector512<float> InvT => _invT;
+
+        /// <summary>The highest score a lane holds: an eligible column's actual score (−∞ before the first).</summary>
+        public readonly float BestScore
+        {
+            get
+            {
+                float m = float.NegativeInfinity;
+                for (int j = 0; j < 16; j++) m = MathF.Max(m, _best.GetElement(j));
+                return m;
+            }
+        }
         private readonly Vector512<int> _skip = Vector512.Create(skip);
 
         /// <summary>Columns firstColumn … firstColumn+15; those at or past <paramref name="end"/> are padding.</summary>

@@ -134,3 +134,41 @@ public class CpuSamplingFastPathTests
         Assert.That(dst.ToIntArray(), Is.EqualTo(rows.Select(ArgmaxDefinition).ToArray()));
     }
 }
+
+/// <summary>The per-column noise bounds: each bucket's entry is the exhaustive maximum over its uniforms.</summary>
+public class GumbelBucketTests
+{
+    [Test]
+    public void EachBucketBoundIsTheLargestNoiseInTheBucket()
+    {
+        var max = new float[GumbelBuckets.Count];
+        Array.Fill(max, float.NegativeInfinity);
+        var count = new long[GumbelBuckets.Count];
+        for (uint u = 0; u < 1u << 23; u++)
+        {
+            uint bits = (u << 9) | 0x1A5; // the low 9 bits do not enter the noise
+            int b = GumbelBuckets.Of(bits);
+            count[b]++;
+            max[b] = MathF.Max(max[b], Philox.Gumbel(bits));
+        }
+        Assert.That(GumbelBuckets.Max, Is.EqualTo(max));
+        Assert.That(GumbelBuckets.Max.Max(), Is.EqualTo(Philox.GumbelMax));
+        Assert.That(count[0], Is.EqualTo(1L << 22), "half of all uniforms are in bucket 0");
+        Assert.That(count[GumbelBuckets.Count - 1], Is.EqualTo(1), "the top bucket holds u = 2^23 − 1 alone");
+        Assert.That(GumbelBuckets.Max[0], Is.LessThan(0.37f), "noise of u ≤ ½ is at most −log(log 2)");
+        for (int b = 1; b < GumbelBuckets.Count; b++) Assert.That(GumbelBuckets.Max[b], Is.GreaterThan(GumbelBuckets.Max[b - 1]));
+    }
+
+    [Test]
+    public void FlatRowsAreDrawnExactlyThoughNearlyEveryColumnIsPruned()
+    {
+        // Untrained-generator rows (all logits within ±0.05): after the first block the best score is near
+        // ln(1024), so almost every later vector is skipped by its bucket bound.
+        for (int row = 0; row < 64; row++)
+        {
+            var x = GradCheck.Uniform(30522, 500 + row, 0.05f);
+            Assert.That(CpuBackend.GumbelArgmax(x, 1f, 77, 3, row, row % 2 == 0 ? -1 : 30521),
+                Is.EqualTo(CpuBackend.GumbelArgmaxScalar(x, 1f, 77, 3, row, row % 2 == 0 ? -1 : 30521)), $"row {row}");
+        }
+    }
+}
