@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace Electra.Cpu;
 
@@ -23,18 +25,15 @@ public sealed unsafe partial class CpuBackend
                 else TensorPrimitives.Add(xr, new ReadOnlySpan<float>(pr + o, c), v);
                 if (psum is not null) v.CopyTo(new Span<float>(psum + o, c));
                 // Two passes (mean, then centred variance) in double: exact for rows with a large common offset.
-                double m = 0;
-                for (int j = 0; j < c; j++) m += v[j];
-                m /= c;
-                double var = 0;
-                for (int j = 0; j < c; j++) { double d = v[j] - m; var += d * d; }
-                var /= c;
+                double m = SumInDouble(v) / c;
+                double var = CentredSquaresInDouble(v, m) / c;
                 float rs = (float)(1.0 / Math.Sqrt(var + eps));
-                float mf = (float)m;
-                pm[r] = mf;
+                pm[r] = (float)m;
                 ps[r] = rs;
-                float* yr = py + o;
-                for (int j = 0; j < c; j++) yr[j] = (v[j] - mf) * rs * pg[j] + pb[j];
+                var yr = new Span<float>(py + o, c);
+                TensorPrimitives.Subtract(v, (float)m, yr);                  // y = (v − mean)·rstd·γ + β
+                TensorPrimitives.Multiply(yr, rs, yr);
+                TensorPrimitives.FusedMultiplyAdd(yr, new ReadOnlySpan<float>(pg, c), new ReadOnlySpan<float>(pb, c), yr);
             }
         });
     }
@@ -44,35 +43,70 @@ public sealed unsafe partial class CpuBackend
         int rows = (int)dY.Shape.Rows, c = dY.Shape.Last;
         float* pdy = P(dY), px = P(sum), pg = P(gamma), pm = P(mean), ps = P(rstd), pdx = P(dS);
         // dx = rstd·(dŷ − mean(dŷ) − x̂·mean(dŷ∘x̂)), dŷ = dy∘γ. dγ = Σ dy∘x̂, dβ = Σ dy over rows (two-stage).
-        var xhatDy = new float[(long)rows * c];
-        fixed (float* pxd = xhatDy)
+        var dyXhat = ArrayPool<float>.Shared.Rent(checked(rows * c));
+        fixed (float* pxd = dyXhat)
         {
             float* xd = pxd;
             ParallelRows(rows, c * 6L, (s, e) =>
             {
+                var xhat = new float[c];
+                var dyHat = new float[c];
+                var g = new ReadOnlySpan<float>(pg, c);
                 for (int r = s; r < e; r++)
                 {
                     long o = (long)r * c;
-                    float m = pm[r], rs = ps[r];
-                    float sumDyHat = 0, sumDyHatXhat = 0;
-                    for (int j = 0; j < c; j++)
-                    {
-                        float xhat = (px[o + j] - m) * rs;
-                        float dyhat = pdy[o + j] * pg[j];
-                        sumDyHat += dyhat;
-                        sumDyHatXhat += dyhat * xhat;
-                        xd[o + j] = pdy[o + j] * xhat;
-                    }
-                    float meanDyHat = sumDyHat / c, meanDyHatXhat = sumDyHatXhat / c;
-                    for (int j = 0; j < c; j++)
-                    {
-                        float xhat = (px[o + j] - m) * rs;
-                        pdx[o + j] = rs * (pdy[o + j] * pg[j] - meanDyHat - xhat * meanDyHatXhat);
-                    }
+                    var dy = new ReadOnlySpan<float>(pdy + o, c);
+                    TensorPrimitives.Subtract(new ReadOnlySpan<float>(px + o, c), pm[r], xhat);
+                    TensorPrimitives.Multiply(xhat, ps[r], xhat);
+                    TensorPrimitives.Multiply(dy, g, dyHat);
+                    TensorPrimitives.Multiply(dy, xhat, new Span<float>(xd + o, c));
+                    float meanDyHat = TensorPrimitives.Sum(dyHat) / c, meanDyHatXhat = TensorPrimitives.Dot(dyHat, xhat) / c;
+                    var dx = new Span<float>(pdx + o, c);
+                    TensorPrimitives.MultiplyAdd(xhat, -meanDyHatXhat, dyHat, dx);   // dŷ − x̂·mean(dŷ∘x̂)
+                    TensorPrimitives.Subtract(dx, meanDyHat, dx);
+                    TensorPrimitives.Multiply(dx, ps[r], dx);
                 }
             });
             ColumnSums(xd, rows, c, P(dGamma), 0f);
         }
+        ArrayPool<float>.Shared.Return(dyXhat);
         ColumnSums(pdy, rows, c, P(dBeta), 0f);
+    }
+
+    /// <summary>Σ v in double precision, sixteen floats (widened) at a time.</summary>
+    private static double SumInDouble(ReadOnlySpan<float> v)
+    {
+        int j = 0;
+        var acc = Vector512<double>.Zero;
+        if (Vector512.IsHardwareAccelerated)
+            for (; j + 16 <= v.Length; j += 16)
+            {
+                var x = Vector512.Create(v.Slice(j, 16));
+                acc += Vector512.WidenLower(x) + Vector512.WidenUpper(x);
+            }
+        double sum = Vector512.Sum(acc);
+        for (; j < v.Length; j++) sum += v[j];
+        return sum;
+    }
+
+    /// <summary>Σ (v − m)² in double precision.</summary>
+    private static double CentredSquaresInDouble(ReadOnlySpan<float> v, double m)
+    {
+        int j = 0;
+        var acc = Vector512<double>.Zero;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var vm = Vector512.Create(m);
+            for (; j + 16 <= v.Length; j += 16)
+            {
+                var x = Vector512.Create(v.Slice(j, 16));
+                var lo = Vector512.WidenLower(x) - vm;
+                var hi = Vector512.WidenUpper(x) - vm;
+                acc += lo * lo + hi * hi;
+            }
+        }
+        double sum = Vector512.Sum(acc);
+        for (; j < v.Length; j++) { double d = v[j] - m; sum += d * d; }
+        return sum;
     }
 }

@@ -234,7 +234,9 @@ public class FineTuneTests
     public void Sst2ShortFineTuneBeatsTheMajorityClass()
     {
         // A randomly initialised tiny encoder (nothing pretrained, so no layer decay: there is nothing to protect)
-        // trained for three epochs on 1,000 SST-2 phrases; it must beat always answering the majority class.
+        // trained for five epochs on 1,000 SST-2 phrases; it must beat always answering the majority class. It
+        // answers the majority class for the first two epochs or so: at 5e-3 for three epochs most initialisation
+        // seeds never left it, at 2e-3 for five every seed tried (8, 1, 2, 3) reached 0.65–0.70.
         var data = Path.GetDirectoryName(TestData.RequireShared("sst2/train.tsv"))!;
         var tokenizer = WordPieceTokenizer.Load();
         var train = PairEncoder.EncodeAll(tokenizer, GlueReader.ReadSplit(GlueTask.Sst2, data, dev: false).Examples.Take(1000), 48);
@@ -245,7 +247,7 @@ public class FineTuneTests
         };
         using var model = new SequenceClassifier(config, 2, new Random(8), Device.Cpu);
         using var runner = new FineTuneRunner(model, GlueTask.Sst2, train, dev, tokenizer.PadId,
-            new FineTuneSettings { Epochs = 3, Lr = 5e-3f, LayerDecay = 1f, Batch = 16, Seed = 9 });
+            new FineTuneSettings { Epochs = 5, Lr = 2e-3f, LayerDecay = 1f, Batch = 16, Seed = 9 });
         var result = runner.Run();
         double positive = dev.Count(e => e.Label == 1) / (double)dev.Count;
         double majority = Math.Max(positive, 1 - positive);
