@@ -24,6 +24,7 @@ internal static class Backprop
         var order = TopologicalOrder(root.GradFn!);
         var pending = new Dictionary<Node, Tensor>(ReferenceEqualityComparer.Instance) { [root.GradFn!] = rootGrad };
         using var noGrad = GradMode.NoGrad();
+        var observer = BackwardObserver.Current;
         foreach (var node in order)
         {
             if (!pending.Remove(node, out var g)) { node.Release(); continue; }
@@ -50,6 +51,7 @@ internal static class Backprop
             }
             g.Dispose();
             node.Release();
+            observer?.Invoke(node.Name);
         }
         root.GradFn = null;
     }

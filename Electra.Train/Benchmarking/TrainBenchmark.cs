@@ -55,14 +55,18 @@ public static class TrainBenchmark
         {
             // Separate steps after the timed ones, so the synchronisations do not touch the headline numbers.
             var timer = new PhaseTimer(backend);
+            var ops = new PhaseTimer(backend); // the backward phase again, split by the op each node recorded
             model.PhaseEnded = timer.End;
-            for (int i = 0; i < steps; i++) Step(model, opt, batch, steps + WarmupSteps + i, timer, readLoss: false);
+            for (int i = 0; i < steps; i++) Step(model, opt, batch, steps + WarmupSteps + i, timer, readLoss: false, ops);
             model.PhaseEnded = null;
             var medians = timer.Medians();
             var phases = new JsonObject();
             foreach (var (phase, ms) in medians) phases[phase] = Math.Round(ms, 3);
             result["phases"] = phases;
             result["phase_top5"] = new JsonArray(Top(medians, 5).Select(p => (JsonNode)p.Phase!).ToArray());
+            var backwardOps = new JsonObject();
+            foreach (var (op, ms) in ops.Medians().OrderByDescending(x => x.MedianMs)) backwardOps[op] = Math.Round(ms, 3);
+            result["backward_ops"] = backwardOps;
             result["breakdown_steps"] = steps;
         }
         if (backend is CudaBackend cuda) result["peak_memory_bytes"] = cuda.Allocator.PeakInUse;
@@ -86,7 +90,8 @@ public static class TrainBenchmark
     /// One step; returns its wall time (host and device, freeing the step's tensors included) and, when asked, its
     /// loss (one scalar copy, which only the first and last steps pay).
     /// </summary>
-    private static (double Ms, float Loss) Step(Pretrainer model, AdamW opt, TokenBatch batch, int step, PhaseTimer? timer, bool readLoss)
+    private static (double Ms, float Loss) Step(Pretrainer model, AdamW opt, TokenBatch batch, int step, PhaseTimer? timer, bool readLoss,
+        PhaseTimer? backwardOps = null)
     {
         float value = float.NaN;
         timer?.Start();
@@ -94,7 +99,12 @@ public static class TrainBenchmark
         using (new TensorScope())
         {
             var (loss, _) = model.Forward(batch, step, computeMetrics: false);
-            loss.Backward();
+            if (backwardOps is null) loss.Backward();
+            else
+            {
+                backwardOps.Start();
+                using (Autograd.BackwardObserver.Observe(backwardOps.End)) loss.Backward();
+            }
             timer?.End(Backward);
             GradClip.ClipGlobalNorm(opt.Params, 1f);
             timer?.End(Clipping);

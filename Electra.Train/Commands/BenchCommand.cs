@@ -71,5 +71,10 @@ public static class BenchCommand
         AnsiConsole.Write(table);
         var top = TrainBenchmark.Top(all, 5).Select(x => $"{x.Phase} {x.MedianMs.ToString("0.###", CultureInfo.InvariantCulture)} ms");
         AnsiConsole.MarkupLineInterpolated($"top five: {string.Join(", ", top)}");
+        if (r["backward_ops"] is not JsonObject ops) return;
+        var byOp = new Table().AddColumn("backward, by op").AddColumn(new TableColumn("median ms per step").RightAligned());
+        foreach (var (op, ms) in ops)
+            byOp.AddRow(Markup.Escape(op), ms!.GetValue<double>().ToString("0.000", CultureInfo.InvariantCulture));
+        AnsiConsole.Write(byOp);
     }
 }

@@ -44,6 +44,11 @@ public class TrainBenchmarkTests
         var expectedTop = phases.OrderByDescending(p => p.Ms).Take(5).Select(p => p.Key).ToArray();
         Assert.That(r["phase_top5"]!.AsArray().Select(n => n!.GetValue<string>()), Is.EqualTo(expectedTop));
         Assert.That(r["breakdown_steps"]!.GetValue<int>(), Is.EqualTo(2));
+        // The backward phase again, by the op each node recorded: the model's ops, costliest first.
+        var ops = r["backward_ops"]!.AsObject().Select(kv => (kv.Key, Ms: kv.Value!.GetValue<double>())).ToList();
+        Assert.That(ops.Select(o => o.Key), Is.SupersetOf(new[] { "Linear", "LinearGelu", "Attention", "LayerNorm", "Embedding", "SoftmaxCrossEntropy", "BceWithLogits" }));
+        Assert.That(ops.Select(o => o.Ms), Is.Ordered.Descending);
+        Assert.That(ops.Select(o => o.Ms), Has.All.GreaterThanOrEqualTo(0.0));
         Assert.That(r.ContainsKey("peak_memory_bytes"), Is.False, "the CPU backend has no allocator statistics");
     }
 
@@ -64,6 +69,24 @@ public class TrainBenchmarkTests
         float expected = MathF.Log(30522) + 50 * MathF.Log(2);
         Assert.That(r["loss_first"]!.GetValue<float>(), Is.EqualTo(expected).Within(1f));
         Assert.That(float.IsFinite(r["loss_last"]!.GetValue<float>()), Is.True);
+    }
+
+    [Test]
+    public void APhaseEndingSeveralTimesInAStepCountsOnceWithItsSum()
+    {
+        var timer = new PhaseTimer(Backends.Cpu);
+        for (int step = 0; step < 3; step++)
+        {
+            timer.Start();
+            timer.End("a");
+            Thread.Sleep(15);
+            timer.End("b");
+            Thread.Sleep(15);
+            timer.End("b");
+        }
+        var medians = timer.Medians();
+        Assert.That(medians.Select(m => m.Phase), Is.EqualTo(new[] { "a", "b" }));
+        Assert.That(medians[1].MedianMs, Is.GreaterThanOrEqualTo(30.0), "two sleeps of 15 ms each step");
     }
 
     [Test]
