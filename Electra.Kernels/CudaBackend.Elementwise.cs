@@ -43,6 +43,7 @@ public sealed unsafe partial class CudaBackend
     public void Add(Tensor a, Tensor b, Tensor dst, float alpha, float beta)
     {
         Own("Add", a, b, dst);
+        F32("Add", a, b, dst);
         SameCount("Add", a, b);
         SameCount("Add", a, dst);
         K(Elementwise, "add_scaled").Launch1D(a.Count, Threads, a, b, dst, alpha, beta, a.Count);
@@ -51,6 +52,7 @@ public sealed unsafe partial class CudaBackend
     public void Scale(Tensor x, float alpha, Tensor dst)
     {
         Own("Scale", x, dst);
+        F32("Scale", x, dst);
         SameCount("Scale", x, dst);
         K(Elementwise, "scale").Launch1D(x.Count, Threads, x, dst, alpha, x.Count);
     }
@@ -58,6 +60,7 @@ public sealed unsafe partial class CudaBackend
     public void ScaleByScalar(Tensor x, Tensor scalar, float alpha, Tensor dst)
     {
         Own("ScaleByScalar", x, scalar, dst);
+        F32("ScaleByScalar", x, scalar, dst);
         SameCount("ScaleByScalar", x, dst);
         if (scalar.Count != 1) throw new ArgumentException($"ScaleByScalar: scalar must have one element, got {scalar.Shape}");
         K(Elementwise, "scale_by_scalar").Launch1D(x.Count, Threads, x, scalar, dst, alpha, x.Count);
@@ -82,6 +85,7 @@ public sealed unsafe partial class CudaBackend
     public void Sum(Tensor x, Tensor dst, float scale)
     {
         Own("Sum", x, dst);
+        F32("Sum", x, dst);
         if (dst.Count != 1) throw new ArgumentException($"Sum: dst must have one element, got {dst.Shape}");
         // A fixed grid for a given size: the same partition, hence the same bits, every run.
         int blocks = (int)Math.Clamp((x.Count + Threads * 8 - 1) / (Threads * 8), 1, 1024);
@@ -93,6 +97,7 @@ public sealed unsafe partial class CudaBackend
     public void AddBias(Tensor x, Tensor bias, Tensor y)
     {
         Own("AddBias", x, bias, y);
+        F32("AddBias", x, bias, y);
         CheckBias("AddBias", x, bias, y);
         K(Elementwise, "add_bias").Launch1D(x.Count, Threads, x, bias, y, x.Shape.Rows, x.Shape.Last);
     }
@@ -100,6 +105,7 @@ public sealed unsafe partial class CudaBackend
     public void SumRows(Tensor dY, Tensor dBias, float beta)
     {
         Own("SumRows", dY, dBias);
+        F32("SumRows", dY, dBias);
         int cols = dY.Shape.Last;
         if (dBias.Count != cols) throw new ArgumentException($"SumRows: dBias {dBias.Shape} needs {cols} elements for dY {dY.Shape}");
         ColumnSums(dY, dY.Shape.Rows, cols, dBias, beta);
@@ -118,6 +124,7 @@ public sealed unsafe partial class CudaBackend
     public void BiasGeluForward(Tensor x, Tensor bias, Tensor y)
     {
         Own("BiasGeluForward", x, bias, y);
+        F32("BiasGeluForward", x, bias, y);
         CheckBias("BiasGeluForward", x, bias, y);
         K(Elementwise, "bias_gelu_forward").Launch1D(x.Count, Threads, x, bias, y, x.Shape.Rows, x.Shape.Last);
     }
@@ -125,6 +132,7 @@ public sealed unsafe partial class CudaBackend
     public void BiasGeluBackward(Tensor dY, Tensor x, Tensor bias, Tensor dX, Tensor dBias)
     {
         Own("BiasGeluBackward", dY, x, bias, dX, dBias);
+        F32("BiasGeluBackward", dY, x, bias, dX, dBias);
         CheckBias("BiasGeluBackward", x, bias, dX);
         SameCount("BiasGeluBackward", dY, x);
         K(Elementwise, "bias_gelu_backward").Launch1D(x.Count, Threads, dY, x, bias, dX, x.Shape.Rows, x.Shape.Last);
@@ -140,6 +148,7 @@ public sealed unsafe partial class CudaBackend
     public void BceWithLogits(Tensor logits, Tensor labels, Tensor weights, Tensor losses, Tensor dLogits, float gradScale)
     {
         Own("BceWithLogits", logits, labels, weights, losses, dLogits);
+        F32("BceWithLogits", logits, labels, weights, losses, dLogits);
         long n = logits.Count;
         if (labels.Count != n || weights.Count != n || losses.Count != n || dLogits.Count != n)
             throw new ArgumentException($"BceWithLogits: labels, weights, losses and dLogits need {n} elements");
@@ -149,6 +158,7 @@ public sealed unsafe partial class CudaBackend
     public void Dropout(Tensor x, float p, ulong seed, ulong offset, Tensor y)
     {
         Own("Dropout", x, y);
+        F32("Dropout", x, y);
         SameCount("Dropout", x, y);
         float keep = 1f / (1f - p);
         K("dropout.cu", "dropout_forward").Launch1D((x.Count + 3) / 4, Threads, x, y, p, keep, seed, offset, x.Count);

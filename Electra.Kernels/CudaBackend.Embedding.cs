@@ -7,6 +7,8 @@ public sealed partial class CudaBackend
     public void EmbeddingForward(Tensor table, Tensor ids, Tensor output)
     {
         Own("EmbeddingForward", table, ids, output);
+        F32("EmbeddingForward", table, output);
+        Require("EmbeddingForward", ids, DType.I32);
         int v = table.Shape[0], e = table.Shape[1];
         long n = ids.Count;
         if (output.Count != n * e) throw new ArgumentException($"EmbeddingForward: output {output.Shape} must be [{n}, {e}]");
@@ -16,6 +18,8 @@ public sealed partial class CudaBackend
     public void EmbeddingBackward(Tensor dOutput, Tensor ids, Tensor dTable)
     {
         Own("EmbeddingBackward", dOutput, ids, dTable);
+        F32("EmbeddingBackward", dOutput, dTable);
+        Require("EmbeddingBackward", ids, DType.I32);
         int v = dTable.Shape[0], e = dTable.Shape[1];
         // Ids are split into P partitions by id % P; each (column, partition) thread walks all positions in order.
         int partitions = Math.Clamp(v, 1, 64);

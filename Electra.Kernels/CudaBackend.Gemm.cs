@@ -20,7 +20,14 @@ public sealed unsafe partial class CudaBackend
         {
             // cuBLAS would skip the β scaling for some shapes; do it explicitly.
             if (beta == 0f) Fill(c, 0f);
-            else Scale(c, beta, c);
+            else if (c.DType == DType.F32) Scale(c, beta, c);
+            else
+            {
+                using var wide = Scratch(c.Count); // the scale kernel is F32-only
+                Copy(c, wide);
+                Scale(wide, beta, wide);
+                Copy(wide, c);
+            }
             return;
         }
 

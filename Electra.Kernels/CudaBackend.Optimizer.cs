@@ -45,6 +45,12 @@ public sealed unsafe partial class CudaBackend
         var bytes = MemoryMarshal.AsBytes(chunks.AsSpan());
         string key = kind + ":" + Convert.ToBase64String(bytes);
         if (_tables.TryGetValue(key, out var table)) return table;
+        // Under stream capture the upload below would only be recorded, not done, and the eviction's synchronise
+        // would break the capture: a table must exist before its op is captured.
+        if (CudaDevice.Allocator.IsCapturing)
+            throw new InvalidOperationException(
+                $"{(kind == "adamw" ? "AdamW" : "GlobalNorm/ClipByNorm")} over this parameter set runs for the first time inside a CUDA graph capture; " +
+                "run it once eagerly (a warm-up step) so its chunk table is on the device, then capture");
         if (_tables.Count > 64)
         {
             // Shapes or parameter sets that keep changing: drop the old tables rather than grow forever.
@@ -52,10 +58,10 @@ public sealed unsafe partial class CudaBackend
             foreach (var t in _tables.Values) t.Dispose();
             _tables.Clear();
         }
+        CudaDevice.MakeCurrent(); // before the pinned host buffer: cuMemAllocHost needs the context too
         table = new ChunkTable { Count = chunks.Length };
         table.Host.EnsureCapacity(bytes.Length);
         bytes.CopyTo(table.Host.Span(bytes.Length));
-        CudaDevice.MakeCurrent();
         Driver.Check(Driver.cuMemAlloc_v2(out var d, (nuint)Math.Max(bytes.Length, 16)), "cuMemAlloc_v2(chunk table)");
         table.Device = d;
         Driver.Check(Driver.cuMemcpyHtoDAsync_v2(d, (void*)table.Host.Pointer, (nuint)bytes.Length, CudaDevice.Stream), "cuMemcpyHtoDAsync_v2(chunk table)");

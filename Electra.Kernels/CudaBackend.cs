@@ -31,7 +31,10 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
         NativeLibraries.Require(NativeLibraries.Cublas);
         Cublas.Check(Cublas.cublasCreate_v2(out _cublas), "cublasCreate_v2");
         Cublas.Check(Cublas.cublasSetStream_v2(_cublas, device.Stream), "cublasSetStream_v2");
-        Cublas.Check(Cublas.cublasSetMathMode(_cublas, CublasMath.Tf32TensorOp), "cublasSetMathMode(TF32)");
+        // Default math: TF32 only where a call asks for it (compute type 32F_FAST_TF32, see AllowTf32). A handle in
+        // TF32_TENSOR_OP mode would let cuBLAS use TF32 for plain 32F calls too, and AllowTf32 = false could not
+        // get full FP32 back.
+        Cublas.Check(Cublas.cublasSetMathMode(_cublas, CublasMath.Default), "cublasSetMathMode(default)");
         // A workspace of our own keeps cuBLAS from allocating inside a graph capture.
         const long workspace = 32L << 20;
         Driver.Check(Driver.cuMemAlloc_v2(out _cublasWorkspace, (nuint)workspace), "cuMemAlloc_v2(cublas workspace)");
@@ -151,6 +154,12 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
     internal static void Require(string op, Tensor t, DType dtype)
     {
         if (t.DType != dtype) throw new ArgumentException($"{op}: expected a {dtype.Name()} tensor, got {t.DType.Name()} {t.Shape}");
+    }
+
+    /// <summary>The F32-only kernels index 4-byte elements: a BF16 or I32 tensor would be read past its end.</summary>
+    internal static void F32(string op, params Tensor[] tensors)
+    {
+        foreach (var t in tensors) Require(op, t, DType.F32);
     }
 
     /// <summary>Scratch device memory from the pool, returned when disposed (stream order keeps it safe).</summary>

@@ -106,6 +106,12 @@ public sealed class CudaAllocator : IDisposable
         lock (_gate) _capturing = null;
     }
 
+    /// <summary>True between <see cref="BeginCapture"/> and <see cref="EndCapture"/>: the stream is being captured.</summary>
+    internal bool IsCapturing
+    {
+        get { lock (_gate) return _capturing is not null; }
+    }
+
     /// <summary>A disposed graph's blocks go back to the shared cache (live ones when their tensors free them).</summary>
     internal void ReleasePool(GraphPool pool)
     {

@@ -97,6 +97,39 @@ public class CudaBackendTests
         cback.Dispose();
     }
 
+    [Test]
+    public void F32OnlyKernelsRejectOtherDTypesByName()
+    {
+        using var bf = Tensor.Empty([64], DType.BF16, Dev);
+        using var f = Tensor.Empty([64], DType.F32, Dev);
+        var e = Assert.Throws<ArgumentException>(() => Backend.Scale(bf, 2f, bf));
+        Assert.That(e!.Message, Does.Contain("Scale").And.Contain("bf16"));
+        Assert.Throws<ArgumentException>(() => Backend.Add(f, bf, f, 1f, 1f));
+        Assert.Throws<ArgumentException>(() => Backend.Dropout(bf, 0.1f, 1, 2, bf));
+    }
+
+    [Test]
+    public void GemmWithEmptyInnerDimensionScalesABf16Output()
+    {
+        // K = 0: C = β·C. The scale kernel is F32-only, so a BF16 C goes through an F32 copy.
+        using var a = Tensor.Empty([3, 0], DType.BF16, Dev);
+        using var b = Tensor.Empty([0, 5], DType.BF16, Dev);
+        var values = TestData.RandomFloats(15, 77, 4f);
+        using var c32 = Floats(values, [3, 5]);
+        using var c = Tensor.Empty([3, 5], DType.BF16, Dev);
+        Backend.Copy(c32, c);
+        Backend.Gemm(a, false, b, false, c, 1f, 0.5f);
+        using var back = Poisoned([3, 5]);
+        Backend.Copy(c, back);
+        using var expected = Tensor.FromArray(values, [3, 5]);
+        using var ebf = Tensor.Empty([3, 5], DType.BF16);
+        Cpu.Copy(expected, ebf);
+        using var e32 = Tensor.Empty([3, 5]);
+        Cpu.Copy(ebf, e32);
+        var halved = e32.ToFloatArray().Select(v => v * 0.5f).ToArray(); // halving a bf16 value is exact
+        Assert.That(back.ToFloatArray(), Is.EqualTo(halved));
+    }
+
     [TestCase(1, 1, 1, false, false)]
     [TestCase(37, 65, 129, false, false)]
     [TestCase(37, 65, 129, true, false)]
