@@ -84,6 +84,7 @@ public class PlotTests
         Assert.That(MetricsPlot.PanelOf("head_lr"), Is.EqualTo("learning rate"));
         Assert.That(MetricsPlot.PanelOf("dev_mcc"), Is.EqualTo("accuracy / score"));
         Assert.That(MetricsPlot.PanelOf("disc_acc"), Is.EqualTo("accuracy / score"));
+        Assert.That(MetricsPlot.PanelOf("disc_auc"), Is.EqualTo("accuracy / score"));
         Assert.That(MetricsPlot.PanelOf("tokens_per_sec"), Is.Null);
         Assert.That(MetricsPlot.PanelOf("epoch"), Is.Null);
     }
