@@ -24,9 +24,9 @@ namespace Electra.Cpu;
 //  - Per-column pruning, inside the blocks that remain. The noise of a column is bounded more tightly by the
 //    bucket its random bits fall in (GumbelBuckets: by how close the uniform is to 1, each bucket's exhaustive
 //    maximum). Where every lane of 16 columns has fl(fl(x·τ⁻¹) + Max[bucket]) < L, none can win, and their
-//    noise (two logarithms each) is never computed. L
-//    grows to the best score seen after each block, which after the first block is already near the row's
-//    maximum, so on flat (untrained) rows nearly every vector is skipped too.
+//    noise (two logarithms each) is never computed. L grows to the best score seen after each block, which
+//    after the first block is already near the row's maximum, so on flat (untrained) rows nearly every vector
+//    is skipped too.
 public sealed unsafe partial class CpuBackend
 {
     private const int GumbelBlock = 1024;
@@ -123,6 +123,7 @@ public sealed unsafe partial class CpuBackend
         private Vector512<int> _index = Vector512.Create(-1);
         private Vector512<int> _nan = Vector512<int>.Zero;
         private readonly Vector512<float> _invT = Vector512.Create(invT);
+        private readonly Vector512<int> _skip = Vector512.Create(skip);
 
         public readonly Vector512<float> InvT => _invT;
 
@@ -136,7 +137,6 @@ public sealed unsafe partial class CpuBackend
                 return m;
             }
         }
-        private readonly Vector512<int> _skip = Vector512.Create(skip);
 
         /// <summary>Columns firstColumn … firstColumn+15; those at or past <paramref name="end"/> are padding.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
