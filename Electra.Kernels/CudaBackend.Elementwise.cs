@@ -43,27 +43,28 @@ public sealed unsafe partial class CudaBackend
     public void Add(Tensor a, Tensor b, Tensor dst, float alpha, float beta)
     {
         Own("Add", a, b, dst);
-        F32("Add", a, b, dst);
+        string type = Activations("Add", a, b, dst);
         SameCount("Add", a, b);
         SameCount("Add", a, dst);
-        K(Elementwise, "add_scaled").Launch1D(a.Count, Threads, a, b, dst, alpha, beta, a.Count);
+        K(Elementwise, "add_scaled" + type).Launch1D(a.Count, Threads, a, b, dst, alpha, beta, a.Count);
     }
 
     public void Scale(Tensor x, float alpha, Tensor dst)
     {
         Own("Scale", x, dst);
-        F32("Scale", x, dst);
+        string type = Activations("Scale", x, dst);
         SameCount("Scale", x, dst);
-        K(Elementwise, "scale").Launch1D(x.Count, Threads, x, dst, alpha, x.Count);
+        K(Elementwise, "scale" + type).Launch1D(x.Count, Threads, x, dst, alpha, x.Count);
     }
 
     public void ScaleByScalar(Tensor x, Tensor scalar, float alpha, Tensor dst)
     {
         Own("ScaleByScalar", x, scalar, dst);
-        F32("ScaleByScalar", x, scalar, dst);
+        string type = Activations("ScaleByScalar", x, dst);
+        F32("ScaleByScalar", scalar);
         SameCount("ScaleByScalar", x, dst);
         if (scalar.Count != 1) throw new ArgumentException($"ScaleByScalar: scalar must have one element, got {scalar.Shape}");
-        K(Elementwise, "scale_by_scalar").Launch1D(x.Count, Threads, x, scalar, dst, alpha, x.Count);
+        K(Elementwise, "scale_by_scalar" + type).Launch1D(x.Count, Threads, x, scalar, dst, alpha, x.Count);
     }
 
     public void NotEqual(Tensor a, Tensor b, Tensor dst)
@@ -78,8 +79,10 @@ public sealed unsafe partial class CudaBackend
     {
         Own("Argmax", x, dst);
         int rows = (int)x.Shape.Rows, cols = x.Shape.Last;
+        string type = Activations("Argmax", x);
         if (dst.Count != rows) throw new ArgumentException($"Argmax: dst {dst.Shape} needs {rows} elements");
-        K(Reduce, "argmax_rows").Launch(((uint)rows, 1, 1), (Threads, 1, 1), 0, x, cols, dst);
+        Require("Argmax", dst, DType.I32);
+        K(Reduce, "argmax_rows" + type).Launch(((uint)rows, 1, 1), (Threads, 1, 1), 0, x, cols, dst);
     }
 
     public void Sum(Tensor x, Tensor dst, float scale)
@@ -97,45 +100,49 @@ public sealed unsafe partial class CudaBackend
     public void AddBias(Tensor x, Tensor bias, Tensor y)
     {
         Own("AddBias", x, bias, y);
-        F32("AddBias", x, bias, y);
+        string type = Activations("AddBias", x, y);
+        F32("AddBias", bias);
         CheckBias("AddBias", x, bias, y);
-        K(Elementwise, "add_bias").Launch1D(x.Count, Threads, x, bias, y, x.Shape.Rows, x.Shape.Last);
+        K(Elementwise, "add_bias" + type).Launch1D(x.Count, Threads, x, bias, y, x.Shape.Rows, x.Shape.Last);
     }
 
     public void SumRows(Tensor dY, Tensor dBias, float beta)
     {
         Own("SumRows", dY, dBias);
-        F32("SumRows", dY, dBias);
+        Activations("SumRows", dY);
+        F32("SumRows", dBias);
         int cols = dY.Shape.Last;
         if (dBias.Count != cols) throw new ArgumentException($"SumRows: dBias {dBias.Shape} needs {cols} elements for dY {dY.Shape}");
         ColumnSums(dY, dY.Shape.Rows, cols, dBias, beta);
     }
 
-    /// <summary>Deterministic column sums of a [rows, cols] matrix into dst (beta·dst + Σ), two stages.</summary>
+    /// <summary>Deterministic column sums of a [rows, cols] matrix (F32 or BF16) into F32 dst (beta·dst + Σ), two stages.</summary>
     internal void ColumnSums(Tensor x, long rows, int cols, Tensor dst, float beta)
     {
         const int rowsPerBlock = 256;
         int rowBlocks = (int)Math.Max(1, (rows + rowsPerBlock - 1) / rowsPerBlock);
         using var partials = Scratch((long)rowBlocks * cols);
-        K(Reduce, "column_sums_partial").Launch(((uint)((cols + 31) / 32), (uint)rowBlocks, 1), (32, 8, 1), 0, x, rows, cols, rowsPerBlock, partials);
+        K(Reduce, "column_sums_partial" + Activations("ColumnSums", x)).Launch(((uint)((cols + 31) / 32), (uint)rowBlocks, 1), (32, 8, 1), 0, x, rows, cols, rowsPerBlock, partials);
         K(Reduce, "column_sums_finish").Launch(((uint)((cols + Threads - 1) / Threads), 1, 1), (Threads, 1, 1), 0, partials, rowBlocks, cols, dst, beta);
     }
 
     public void BiasGeluForward(Tensor x, Tensor bias, Tensor y)
     {
         Own("BiasGeluForward", x, bias, y);
-        F32("BiasGeluForward", x, bias, y);
+        string type = Activations("BiasGeluForward", x, y);
+        F32("BiasGeluForward", bias);
         CheckBias("BiasGeluForward", x, bias, y);
-        K(Elementwise, "bias_gelu_forward").Launch1D(x.Count, Threads, x, bias, y, x.Shape.Rows, x.Shape.Last);
+        K(Elementwise, "bias_gelu_forward" + type).Launch1D(x.Count, Threads, x, bias, y, x.Shape.Rows, x.Shape.Last);
     }
 
     public void BiasGeluBackward(Tensor dY, Tensor x, Tensor bias, Tensor dX, Tensor dBias)
     {
         Own("BiasGeluBackward", dY, x, bias, dX, dBias);
-        F32("BiasGeluBackward", dY, x, bias, dX, dBias);
+        string type = Activations("BiasGeluBackward", dY, x, dX);
+        F32("BiasGeluBackward", bias, dBias);
         CheckBias("BiasGeluBackward", x, bias, dX);
         SameCount("BiasGeluBackward", dY, x);
-        K(Elementwise, "bias_gelu_backward").Launch1D(x.Count, Threads, dY, x, bias, dX, x.Shape.Rows, x.Shape.Last);
+        K(Elementwise, "bias_gelu_backward" + type).Launch1D(x.Count, Threads, dY, x, bias, dX, x.Shape.Rows, x.Shape.Last);
         ColumnSums(dX, x.Shape.Rows, x.Shape.Last, dBias, 0f);
     }
 
@@ -158,9 +165,9 @@ public sealed unsafe partial class CudaBackend
     public void Dropout(Tensor x, float p, ulong seed, ulong offset, Tensor y)
     {
         Own("Dropout", x, y);
-        F32("Dropout", x, y);
+        string type = Activations("Dropout", x, y);
         SameCount("Dropout", x, y);
         float keep = 1f / (1f - p);
-        K("dropout.cu", "dropout_forward").Launch1D((x.Count + 3) / 4, Threads, x, y, p, keep, seed, offset, x.Count);
+        K("dropout.cu", "dropout_forward" + type).Launch1D((x.Count + 3) / 4, Threads, x, y, p, keep, seed, offset, x.Count);
     }
 }

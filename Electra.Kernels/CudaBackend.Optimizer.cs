@@ -25,6 +25,7 @@ public sealed unsafe partial class CudaBackend
         public ulong P, G, M, V;
         public int Count;
         public float WeightDecay;
+        public ulong Copy; // the parameter's bf16 copy, or 0
     }
 
     private sealed class ChunkTable : IDisposable
@@ -88,10 +89,13 @@ public sealed unsafe partial class CudaBackend
         var list = new List<AdamChunk>();
         foreach (var s in slots)
         {
-            Own("AdamW", s.Param, s.Grad, s.M, s.V);
+            Own("AdamW", s.Param, s.Grad, s.M, s.V, s.Bf16Copy);
+            F32("AdamW", s.Param, s.Grad, s.M, s.V);
             long n = s.Param.Count;
             if (s.Grad.Count != n || s.M.Count != n || s.V.Count != n)
                 throw new ArgumentException($"AdamW: parameter {s.Param.Name ?? s.Param.Shape.ToString()} has mismatched grad/state sizes");
+            if (s.Bf16Copy is { } copy && (copy.DType != DType.BF16 || copy.Count != n))
+                throw new ArgumentException($"AdamW: the copy of {s.Param.Name ?? s.Param.Shape.ToString()} must be {n} bf16 elements, got {copy.Shape} {copy.DType.Name()}");
             for (long o = 0; o < n; o += ChunkElements)
             {
                 ulong off = (ulong)(o * 4);
@@ -99,6 +103,7 @@ public sealed unsafe partial class CudaBackend
                 {
                     P = Ptr(s.Param) + off, G = Ptr(s.Grad) + off, M = Ptr(s.M) + off, V = Ptr(s.V) + off,
                     Count = (int)Math.Min(ChunkElements, n - o), WeightDecay = s.WeightDecay,
+                    Copy = s.Bf16Copy is null ? 0 : Ptr(s.Bf16Copy) + (ulong)(o * 2),
                 });
             }
         }

@@ -162,6 +162,21 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
         foreach (var t in tensors) Require(op, t, DType.F32);
     }
 
+    /// <summary>
+    /// The kernel suffix of an activation dtype ("" for F32, "_bf16" for BF16), for kernels instantiated for both;
+    /// every tensor given must have that one dtype (F32 parameters beside them are checked with <see cref="F32"/>).
+    /// </summary>
+    internal static string Activations(string op, params Tensor[] tensors)
+    {
+        var dtype = tensors[0].DType;
+        if (dtype is not (DType.F32 or DType.BF16))
+            throw new ArgumentException($"{op}: expected f32 or bf16 activations, got {dtype.Name()} {tensors[0].Shape}");
+        foreach (var t in tensors)
+            if (t.DType != dtype)
+                throw new ArgumentException($"{op}: tensors {tensors[0].Shape} {dtype.Name()} and {t.Shape} {t.DType.Name()} must share one dtype");
+        return dtype == DType.BF16 ? "_bf16" : "";
+    }
+
     /// <summary>Scratch device memory from the pool, returned when disposed (stream order keeps it safe).</summary>
     internal Tensor Scratch(long elements, DType dtype = DType.F32) => Tensor.Empty([checked((int)Math.Max(elements, 1))], dtype, Device);
 

@@ -5,7 +5,11 @@ namespace Electra;
 /// are allocated by the caller (usually an op in <see cref="Ops"/>) and have the documented shape. Layouts are
 /// given in brackets: B batch, T sequence, NH heads, HS head size, H = NH·HS, M selected rows, V vocabulary.
 /// Random draws come from Philox4x32-10 addressed by (seed, offset, element index): see <see cref="Philox"/>.
-/// The CPU backend is the executable specification of every method.
+/// The CPU backend is the executable specification of every method, in F32.
+/// Mixed precision (CUDA): activations and their gradients may be BF16 storage — element-wise ops, bias and
+/// bias+GELU, dropout, LayerNorm, attention, embedding rows, row gather/scatter, argmax and the softmax-CE logits
+/// take F32 or BF16 (one dtype per call) and compute in F32, rounding once on store. Parameters, their gradients,
+/// optimizer state, LayerNorm mean/rstd, the attention log-sum-exp, losses and every reduction's result are F32.
 /// </summary>
 public interface IBackend
 {
@@ -125,7 +129,7 @@ public interface IBackend
     /// <summary>dTable[ids[r], :] += dOutput[r, :] (deterministic order).</summary>
     void EmbeddingBackward(Tensor dOutput, Tensor ids, Tensor dTable);
 
-    /// <summary>dst[m, :] = src[indices[m], :]. src [R, C]; indices [M] I32; dst [M, C]. Any dtype of 4 bytes.</summary>
+    /// <summary>dst[m, :] = src[indices[m], :]. src [R, C]; indices [M] I32; dst [M, C]. Any dtype (raw elements).</summary>
     void GatherRows(Tensor src, Tensor indices, Tensor dst);
 
     /// <summary>dst[indices[m], :] = src[m, :] (or += when <paramref name="accumulate"/>). Indices must be distinct.</summary>
@@ -139,7 +143,7 @@ public interface IBackend
     /// <summary>
     /// One Adam step with decoupled weight decay over every parameter at once:
     /// m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; with bias correction m̂ = m/(1−β1^step), v̂ = v/(1−β2^step),
-    /// else m̂ = m, v̂ = v; p −= lr·(m̂/(√v̂ + ε) + wd·p).
+    /// else m̂ = m, v̂ = v; p −= lr·(m̂/(√v̂ + ε) + wd·p); then a slot's bf16 copy (if any) = p rounded to nearest even.
     /// </summary>
     void AdamW(IReadOnlyList<AdamWSlot> slots, float lr, float beta1, float beta2, float eps, int step, bool biasCorrection);
 
@@ -150,5 +154,8 @@ public interface IBackend
     void ClipByNorm(IReadOnlyList<Tensor> tensors, Tensor norm, float maxNorm);
 }
 
-/// <summary>One parameter's view for the fused optimizer step.</summary>
-public readonly record struct AdamWSlot(Tensor Param, Tensor Grad, Tensor M, Tensor V, float WeightDecay);
+/// <summary>
+/// One parameter's view for the fused optimizer step. <paramref name="Bf16Copy"/>, when given, is the parameter's
+/// bf16 copy (the GEMM operand of the mixed-precision step): the same pass writes it from the updated F32 value.
+/// </summary>
+public readonly record struct AdamWSlot(Tensor Param, Tensor Grad, Tensor M, Tensor V, float WeightDecay, Tensor? Bf16Copy = null);

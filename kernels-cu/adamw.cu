@@ -1,8 +1,10 @@
 // AdamW over every parameter in one launch: the host passes a table of chunks (pointers into parameter, grad and
 // both moments, a length, the weight decay), one block per chunk. The math is Electra.Cpu.CpuBackend.AdamW's.
+// Mixed precision: a chunk may also point at the parameter's bf16 copy (the GEMM operand of the bf16 step), which
+// is written in the same pass as the F32 update, rounded to nearest even, so it never lags the master weights.
 #include "common.cuh"
 
-struct AdamChunk { float* p; const float* g; float* m; float* v; int count; float weightDecay; };
+struct AdamChunk { float* p; const float* g; float* m; float* v; int count; float weightDecay; bf16_t* copy; };
 
 extern "C" __global__ void adamw_step(const AdamChunk* chunks, float lr, float beta1, float beta2, float eps, float c1, float c2)
 {
@@ -16,6 +18,8 @@ extern "C" __global__ void adamw_step(const AdamChunk* chunks, float lr, float b
         c.v[i] = v;
         float p = c.p[i];
         float update = m * c1 / (sqrtf(v * c2) + eps) + c.weightDecay * p;
-        c.p[i] = p - lr * update;
+        float next = p - lr * update;
+        c.p[i] = next;
+        if (c.copy != nullptr) c.copy[i] = float_to_bf16(next);
     }
 }

@@ -1,8 +1,10 @@
 // Inverted dropout with the Philox stream of Electra.Philox: element i keeps iff uniform(bits(seed, offset, i)) ≥ p.
-// One Philox block serves four consecutive elements, so each thread handles four.
+// One Philox block serves four consecutive elements, so each thread handles four. The bf16 instance draws the same
+// mask; a kept value is x·keepScale in F32, rounded once on store.
 #include "common.cuh"
 
-extern "C" __global__ void dropout_forward(const float* x, float* y, float p, float keepScale, u64 seed, u64 offset, i64 n)
+template <typename T>
+__device__ __forceinline__ void dropout(const T* x, T* y, float p, float keepScale, u64 seed, u64 offset, i64 n)
 {
     GRID_STRIDE(b, (n + 3) / 4)
     {
@@ -12,7 +14,19 @@ extern "C" __global__ void dropout_forward(const float* x, float* y, float p, fl
         for (int w = 0; w < 4; w++)
         {
             i64 i = b * 4 + w;
-            if (i < n) y[i] = philox_uniform(words[w]) >= p ? x[i] * keepScale : 0.f;
+            if (i < n) store1(y + i, philox_uniform(words[w]) >= p ? load1(x + i) * keepScale : 0.f);
         }
     }
+}
+
+extern "C" __global__ void dropout_forward(const float* x, float* y, float p, float keepScale, u64 seed, u64 offset,
+                                           i64 n)
+{
+    dropout(x, y, p, keepScale, seed, offset, n);
+}
+
+extern "C" __global__ void dropout_forward_bf16(const bf16_t* x, bf16_t* y, float p, float keepScale, u64 seed,
+                                                u64 offset, i64 n)
+{
+    dropout(x, y, p, keepScale, seed, offset, n);
 }

@@ -23,8 +23,12 @@ extern "C" __global__ void sum_finish(const float* partials, int count, float* d
 }
 
 // Column sums of x [rows, cols], stage 1: block (tile, rb) sums rows [rb·rowsPerBlock, …) of 32 columns.
-// blockDim = (32, 8): 32 columns × 8 row lanes, combined in lane order.
-extern "C" __global__ void column_sums_partial(const float* x, i64 rows, int cols, int rowsPerBlock, float* partials)
+// blockDim = (32, 8): 32 columns × 8 row lanes, combined in lane order. The bf16 instance (bias gradients of the
+// mixed-precision step) reads bf16 rows and sums in F32, so the partials and the result are F32.
+namespace red {
+
+template <typename T>
+__device__ __forceinline__ void column_sums_partial(const T* x, i64 rows, int cols, int rowsPerBlock, float* partials)
 {
     __shared__ float lanes[8][33];
     int col = blockIdx.x * 32 + threadIdx.x;
@@ -32,7 +36,7 @@ extern "C" __global__ void column_sums_partial(const float* x, i64 rows, int col
     i64 end = min(rows, start + rowsPerBlock);
     float acc = 0.f;
     if (col < cols)
-        for (i64 r = start + threadIdx.y; r < end; r += 8) acc += x[r * cols + col];
+        for (i64 r = start + threadIdx.y; r < end; r += 8) acc += load1(x + r * cols + col);
     lanes[threadIdx.y][threadIdx.x] = acc;
     __syncthreads();
     if (threadIdx.y == 0 && col < cols)
@@ -41,6 +45,18 @@ extern "C" __global__ void column_sums_partial(const float* x, i64 rows, int col
         for (int k = 1; k < 8; k++) s += lanes[k][threadIdx.x];
         partials[(i64)blockIdx.y * cols + col] = s;
     }
+}
+
+}  // namespace red
+
+extern "C" __global__ void column_sums_partial(const float* x, i64 rows, int cols, int rowsPerBlock, float* partials)
+{
+    red::column_sums_partial(x, rows, cols, rowsPerBlock, partials);
+}
+
+extern "C" __global__ void column_sums_partial_bf16(const bf16_t* x, i64 rows, int cols, int rowsPerBlock, float* partials)
+{
+    red::column_sums_partial(x, rows, cols, rowsPerBlock, partials);
 }
 
 // Stage 2: dst[c] = beta·dst[c] + Σ_rb partials[rb, c] (dst is not read when beta = 0: it may hold garbage).
@@ -61,15 +77,22 @@ __device__ __forceinline__ bool better(float v, int i, float bv, int bi)
     return v > bv || (v == bv && i < bi);
 }
 
-extern "C" __global__ void argmax_rows(const float* x, int cols, int* dst)
+namespace red {
+
+// The bf16 instance compares the widened values: the same order, and the same ties, as the rounded floats.
+template <typename T>
+__device__ __forceinline__ void argmax_rows(const T* x, int cols, int* dst)
 {
     __shared__ float sv[32];
     __shared__ int si[32];
-    const float* row = x + (i64)blockIdx.x * cols;
+    const T* row = x + (i64)blockIdx.x * cols;
     float best = -__int_as_float(0x7f800000);
     int bestIndex = 0x7fffffff;
     for (int c = threadIdx.x; c < cols; c += blockDim.x)
-        if (bestIndex == 0x7fffffff || better(row[c], c, best, bestIndex)) { best = row[c]; bestIndex = c; }
+    {
+        float v = load1(row + c);
+        if (bestIndex == 0x7fffffff || better(v, c, best, bestIndex)) { best = v; bestIndex = c; }
+    }
     for (int o = 16; o > 0; o >>= 1)
     {
         float ov = __shfl_xor_sync(FULL_MASK, best, o);
@@ -86,6 +109,12 @@ extern "C" __global__ void argmax_rows(const float* x, int cols, int* dst)
         dst[blockIdx.x] = bestIndex;
     }
 }
+
+}  // namespace red
+
+extern "C" __global__ void argmax_rows(const float* x, int cols, int* dst) { red::argmax_rows(x, cols, dst); }
+
+extern "C" __global__ void argmax_rows_bf16(const bf16_t* x, int cols, int* dst) { red::argmax_rows(x, cols, dst); }
 
 // A slice of one tensor in a multi-tensor launch: `count` floats from `ptr`.
 struct Chunk { float* ptr; int count; int pad; };

@@ -11,20 +11,27 @@ public sealed unsafe partial class CpuBackend
         float c2 = biasCorrection ? 1f / (1f - MathF.Pow(beta2, step)) : 1f;
         // Checked before any update, so a bad slot leaves every parameter untouched (and the error unwrapped).
         foreach (var s in slots)
+        {
             if (s.Grad.Count != s.Param.Count || s.M.Count != s.Param.Count || s.V.Count != s.Param.Count)
                 throw new ArgumentException($"AdamW: parameter {s.Param.Name ?? s.Param.Shape.ToString()} {s.Param.Shape} has grad {s.Grad.Shape}, m {s.M.Shape}, v {s.V.Shape}");
+            if (s.Bf16Copy is { } copy && (copy.DType != DType.BF16 || copy.Count != s.Param.Count))
+                throw new ArgumentException($"AdamW: the copy of {s.Param.Name ?? s.Param.Shape.ToString()} must be {s.Param.Count} bf16 elements, got {copy.Shape} {copy.DType.Name()}");
+        }
         // Element-wise, so any split gives the same bits; fixed chunks of each tensor spread the word table (most
         // of the parameters) over all cores.
         const int chunk = 16384;
         foreach (var s in slots)
         {
             float* p = P(s.Param), g = P(s.Grad), m = P(s.M), v = P(s.V);
+            ushort* copy = s.Bf16Copy is null ? null : (ushort*)s.Bf16Copy.Pointer;
             float wd = s.WeightDecay;
             int n = (int)s.Param.Count;
             ParallelRows((n + chunk - 1) / chunk, chunk, (first, end) =>
             {
                 int start = first * chunk, stop = Math.Min(n, end * chunk);
                 AdamWRange(p + start, g + start, m + start, v + start, stop - start, lr, beta1, beta2, eps, c1, c2, wd);
+                if (copy != null)
+                    for (int i = start; i < stop; i++) copy[i] = BFloat16.FromFloat(p[i]);
             });
         }
     }

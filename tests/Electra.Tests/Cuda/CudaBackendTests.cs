@@ -98,14 +98,25 @@ public class CudaBackendTests
     }
 
     [Test]
-    public void F32OnlyKernelsRejectOtherDTypesByName()
+    public void KernelsRejectMixedOrUnsupportedDTypesByName()
     {
+        // Element-wise kernels exist for f32 and bf16 storage, one dtype per call; the F32-only ones (losses,
+        // reductions to a scalar, parameters) name what they got.
         using var bf = Tensor.Empty([64], DType.BF16, Dev);
         using var f = Tensor.Empty([64], DType.F32, Dev);
-        var e = Assert.Throws<ArgumentException>(() => Backend.Scale(bf, 2f, bf));
-        Assert.That(e!.Message, Does.Contain("Scale").And.Contain("bf16"));
+        using var i = Tensor.Empty([64], DType.I32, Dev);
+        var e = Assert.Throws<ArgumentException>(() => Backend.Scale(bf, 2f, f));
+        Assert.That(e!.Message, Does.Contain("Scale").And.Contain("bf16").And.Contain("f32"));
         Assert.Throws<ArgumentException>(() => Backend.Add(f, bf, f, 1f, 1f));
-        Assert.Throws<ArgumentException>(() => Backend.Dropout(bf, 0.1f, 1, 2, bf));
+        e = Assert.Throws<ArgumentException>(() => Backend.Dropout(i, 0.1f, 1, 2, i));
+        Assert.That(e!.Message, Does.Contain("Dropout").And.Contain("i32"));
+        using var one = Tensor.Empty([1], DType.F32, Dev);
+        e = Assert.Throws<ArgumentException>(() => Backend.Sum(bf, one, 1f));
+        Assert.That(e!.Message, Does.Contain("Sum").And.Contain("bf16"));
+        using var bias = Tensor.Empty([8], DType.BF16, Dev);
+        using var x = Tensor.Empty([8, 8], DType.BF16, Dev);
+        e = Assert.Throws<ArgumentException>(() => Backend.AddBias(x, bias, x));
+        Assert.That(e!.Message, Does.Contain("AddBias").And.Contain("bf16"), "a bias is an F32 parameter");
     }
 
     [Test]
