@@ -46,6 +46,9 @@ public sealed partial class Tensor : IDisposable
 
     internal TensorScope? Scope { get; set; }
 
+    /// <summary>A parameter's bf16 copy, the GEMM operand of mixed precision (see <see cref="Autocast"/>); owned by this tensor.</summary>
+    internal Tensor? Bf16Copy { get; set; }
+
     public bool IsDisposed => _disposed;
 
     public bool IsLeaf => GradFn is null;
@@ -217,6 +220,8 @@ public sealed partial class Tensor : IDisposable
         if (_disposed) return;
         _disposed = true;
         GradFn = null;
+        Bf16Copy?.Dispose();
+        Bf16Copy = null;
         Storage.Release();
     }
 

@@ -65,6 +65,7 @@ public static class StateLoader
             throw new CheckpointMismatchException($"{file.Path} does not fit the model:\n  " + string.Join("\n  ", problems));
         foreach (var (param, data) in assignments)
             param.Backend.CopyFromHost(MemoryMarshal.AsBytes(data.AsSpan()), param);
+        Autocast.ForgetCopies(assignments.Select(a => a.param)); // bf16 copies of the old values would be stale
     }
 
     private static Shape ExpectedPart(Tensor param, int parts)

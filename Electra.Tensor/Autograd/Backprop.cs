@@ -39,6 +39,9 @@ internal static class Backprop
                     dIn = Ops.Copy(dIn); // an op passed a gradient through; never accumulate into a shared buffer
                 if (dIn.Shape != input.Shape)
                     throw new InvalidOperationException($"{node.Name}: gradient {dIn.Shape} for input {i} does not match its shape {input.Shape}");
+                // A gradient has its tensor's dtype: F32 for parameters (master weights), BF16 for bf16 activations.
+                if (dIn.DType != input.DType)
+                    throw new InvalidOperationException($"{node.Name}: gradient {dIn.DType.Name()} for input {i} does not match its dtype {input.DType.Name()}");
                 if (input.GradFn is { } producer)
                 {
                     if (pending.TryGetValue(producer, out var acc)) { AddInto(acc, dIn); dIn.Dispose(); }

@@ -12,7 +12,7 @@ public static partial class Ops
     public static Tensor Attention(Tensor qkv, Tensor keyMask, int heads, float dropout = 0f, RandomStream? rng = null)
     {
         SameDevice("Attention", qkv, keyMask);
-        F32("Attention", qkv);
+        Activations("Attention", qkv);
         keyMask.RequireDType(DType.I32, "Attention keyMask");
         if (qkv.Rank != 3 || qkv.Shape[2] % (3 * heads) != 0)
             throw new ArgumentException($"Attention: qkv must be [B, T, 3·H] with H divisible by {heads} heads, got {qkv.Shape}");
@@ -24,7 +24,7 @@ public static partial class Ops
         float scale = 1f / MathF.Sqrt(hs);
         float p = rng is null ? 0f : dropout;
         ulong seed = rng?.Seed ?? 0, offset = p > 0f ? rng!.Next() : 0;
-        var output = Tensor.Empty(new Shape(b, t, h), DType.F32, qkv.Device);
+        var output = Tensor.Empty(new Shape(b, t, h), qkv.DType, qkv.Device);
         var lse = Tensor.Empty(new Shape(b, heads, t), DType.F32, qkv.Device);
         qkv.Backend.AttentionForward(qkv, keyMask, heads, scale, p, seed, offset, output, lse);
         if (!Node.ShouldRecord(qkv))
@@ -44,7 +44,7 @@ public static partial class Ops
     /// <summary>Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1−p).</summary>
     public static Tensor Dropout(Tensor x, float p, RandomStream rng)
     {
-        F32("Dropout", x);
+        Activations("Dropout", x);
         if (p is < 0f or >= 1f) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout must be in [0, 1)");
         if (p == 0f) return Scale(x, 1f);
         ulong seed = rng.Seed, offset = rng.Next();

@@ -5,8 +5,9 @@ namespace Electra;
 public static partial class Ops
 {
     /// <summary>
-    /// Rows of table [V, E] at ids (I32, any shape): result [..ids, E]. Row <paramref name="paddingIdx"/>, when
-    /// given, receives no gradient (PyTorch's padding_idx), so a zero [PAD] embedding stays zero.
+    /// Rows of table [V, E] at ids (I32, any shape): result [..ids, E], in the activation dtype (BF16 under
+    /// <see cref="Autocast"/>; the table and its gradient stay F32). Row <paramref name="paddingIdx"/>, when given,
+    /// receives no gradient (PyTorch's padding_idx), so a zero [PAD] embedding stays zero.
     /// </summary>
     public static Tensor Embedding(Tensor table, Tensor ids, int? paddingIdx = null)
     {
@@ -16,7 +17,7 @@ public static partial class Ops
         if (table.Rank != 2) throw new ArgumentException($"Embedding: table must be [V, E], got {table.Shape}");
         int n = checked((int)ids.Count), e = table.Shape[1];
         var dims = ids.Shape.ToArray().Append(e).ToArray();
-        var y = Tensor.Empty(new Shape(dims), DType.F32, table.Device);
+        var y = Tensor.Empty(new Shape(dims), Autocast.Activations(table.Device, "Embedding"), table.Device);
         using (var flatIds = ids.View(n))
         using (var y2 = y.View(n, e))
         {
@@ -50,7 +51,7 @@ public static partial class Ops
         x.Backend.GatherRows(x, indices, y);
         Node.Record("GatherRows", y, [x], g =>
         {
-            var dX = Tensor.Zeros(x.Shape, DType.F32, x.Device);
+            var dX = Tensor.Zeros(x.Shape, x.DType, x.Device);
             x.Backend.ScatterRows(g, indices, dX, accumulate: true);
             return [dX];
         });

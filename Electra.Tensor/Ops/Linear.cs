@@ -6,18 +6,22 @@ public static partial class Ops
 {
     /// <summary>
     /// y = x·Wᵀ + b. x [..., In] (all leading axes are rows); weight [Out, In] as in PyTorch; bias [Out] or null.
+    /// Under <see cref="Autocast"/> the GEMM reads bf16 x and the weight's bf16 copy, accumulates in F32 and
+    /// writes bf16 y; the weight and bias gradients are F32.
     /// </summary>
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
     {
         CheckLinear("Linear", x, weight, bias);
+        x = Autocast.Operand(x, "Linear");
+        var w = Autocast.Weight(weight, x.DType);
         var (rows, y2, y) = LinearOutput(x, weight);
         using (var x2 = x.View(rows, weight.Shape[1]))
         {
-            x.Backend.Gemm(x2, false, weight, true, y2);
+            x.Backend.Gemm(x2, false, w, true, y2);
         }
         if (bias is not null) x.Backend.AddBias(y2, bias, y2);
         y2.Dispose();
-        Node.Record("Linear", y, bias is null ? [x, weight] : [x, weight, bias], g => LinearBackward(g, x, weight, bias, rows));
+        Node.Record("Linear", y, bias is null ? [x, weight] : [x, weight, bias], g => LinearBackward(g, x, weight, w, bias, rows));
         return y;
     }
 
@@ -25,11 +29,13 @@ public static partial class Ops
     public static Tensor LinearGelu(Tensor x, Tensor weight, Tensor bias)
     {
         CheckLinear("LinearGelu", x, weight, bias);
+        x = Autocast.Operand(x, "LinearGelu");
+        var w = Autocast.Weight(weight, x.DType);
         var (rows, y2, y) = LinearOutput(x, weight);
-        var pre = Tensor.Empty(y2.Shape, DType.F32, x.Device); // x·Wᵀ before bias and GELU; backward needs it
+        var pre = Tensor.Empty(y2.Shape, x.DType, x.Device); // x·Wᵀ before bias and GELU; backward needs it
         using (var x2 = x.View(rows, weight.Shape[1]))
         {
-            x.Backend.Gemm(x2, false, weight, true, pre);
+            x.Backend.Gemm(x2, false, w, true, pre);
         }
         x.Backend.BiasGeluForward(pre, bias, y2);
         y2.Dispose();
@@ -41,10 +47,10 @@ public static partial class Ops
         Node.Record("LinearGelu", y, [x, weight, bias], g =>
         {
             using var g2 = g.View(rows, weight.Shape[0]);
-            var dPre = Tensor.Empty(g2.Shape, DType.F32, x.Device);
+            var dPre = Tensor.Empty(g2.Shape, x.DType, x.Device);
             var dBias = Like(bias);
             x.Backend.BiasGeluBackward(g2, pre, bias, dPre, dBias);
-            var grads = LinearBackward(dPre, x, weight, null, rows);
+            var grads = LinearBackward(dPre, x, weight, w, null, rows);
             dPre.Dispose();
             return [grads[0], grads[1], bias.RequiresGrad ? dBias : Discard(dBias)];
         }, pre);
@@ -60,7 +66,8 @@ public static partial class Ops
     private static void CheckLinear(string op, Tensor x, Tensor weight, Tensor? bias)
     {
         SameDevice(op, bias is null ? [x, weight] : [x, weight, bias]);
-        F32(op, bias is null ? [x, weight] : [x, weight, bias]);
+        Activations(op, x);
+        F32(op, bias is null ? [weight] : [weight, bias]);
         if (weight.Rank != 2) throw new ArgumentException($"{op}: weight must be [out, in], got {weight.Shape}");
         if (x.Rank < 1 || x.Shape.Last != weight.Shape[1])
             throw new ArgumentException($"{op}: input {x.Shape} does not match weight {weight.Shape}{(weight.Name is null ? "" : $" ({weight.Name})")}: last axis must be {weight.Shape[1]}");
@@ -73,11 +80,12 @@ public static partial class Ops
         int rows = checked((int)x.Shape.Rows);
         var dims = x.Shape.ToArray();
         dims[^1] = weight.Shape[0];
-        var y = Tensor.Empty(new Shape(dims), DType.F32, x.Device);
+        var y = Tensor.Empty(new Shape(dims), x.DType, x.Device);
         return (rows, y.View(rows, weight.Shape[0]), y);
     }
 
-    private static Tensor?[] LinearBackward(Tensor g, Tensor x, Tensor weight, Tensor? bias, int rows)
+    /// <summary>dX = g·W with the operand the forward used (<paramref name="w"/>); dW = gᵀ·x and dB in the weight's F32.</summary>
+    private static Tensor?[] LinearBackward(Tensor g, Tensor x, Tensor weight, Tensor w, Tensor? bias, int rows)
     {
         using var g2 = g.View(rows, weight.Shape[0]);
         using var x2 = x.View(rows, weight.Shape[1]);
@@ -86,7 +94,7 @@ public static partial class Ops
         {
             dX = Like(x);
             using var dX2 = dX.View(rows, weight.Shape[1]);
-            x.Backend.Gemm(g2, false, weight, false, dX2);      // [rows, Out]·[Out, In]
+            x.Backend.Gemm(g2, false, w, false, dX2);           // [rows, Out]·[Out, In]
         }
         if (weight.RequiresGrad)
         {

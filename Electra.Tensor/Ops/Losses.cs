@@ -13,12 +13,13 @@ public static partial class Ops
     /// pass, so the logits must not be read after this call. <paramref name="validRows"/>, the number of
     /// non-ignored rows, saves reading the targets back when the caller knows it. With <paramref name="gumbel"/>
     /// the same read also returns argmax(logits/τ + Gumbel noise) per row, computed before any overwrite.
+    /// BF16 logits are read with F32 arithmetic (their gradient is written as BF16); the loss is F32.
     /// </summary>
     public static (Tensor loss, Tensor? samples) SoftmaxCrossEntropy(Tensor logits, Tensor targets, int ignoreIndex = -100,
         int? validRows = null, GumbelDraw? gumbel = null)
     {
         SameDevice("SoftmaxCrossEntropy", logits, targets);
-        F32("SoftmaxCrossEntropy", logits);
+        Activations("SoftmaxCrossEntropy", logits);
         targets.RequireDType(DType.I32, "SoftmaxCrossEntropy targets");
         if (logits.Rank != 2 || targets.Shape != new Shape(logits.Shape[0]))
             throw new ArgumentException($"SoftmaxCrossEntropy: expected logits [M, V] and targets [M], got {logits.Shape} and {targets.Shape}");
@@ -34,7 +35,7 @@ public static partial class Ops
         var dLogits = !record ? null : logits.IsLeaf ? Like(logits) : logits;
         logits.Backend.SoftmaxCrossEntropy(logits, targets, ignoreIndex, losses, dLogits, scale,
             samples, draw.Temperature, draw.Seed, draw.Offset);
-        var loss = Like(logits, new Shape());
+        var loss = Tensor.Empty(new Shape(), DType.F32, logits.Device);
         logits.Backend.Sum(losses, loss, scale);
         losses.Dispose();
         if (record)
@@ -50,10 +51,12 @@ public static partial class Ops
     }
 
     /// <summary>
-    /// Weighted mean BCE-with-logits: Σ w·bce(x, y) / <paramref name="weightSum"/>. logits, labels, weights [N] F32.
+    /// Weighted mean BCE-with-logits: Σ w·bce(x, y) / <paramref name="weightSum"/>. logits, labels, weights [N] F32
+    /// (BF16 logits are cast to F32 first: losses are F32).
     /// </summary>
     public static Tensor BceWithLogits(Tensor logits, Tensor labels, Tensor weights, float weightSum)
     {
+        logits = Autocast.LossInput(logits);
         SameDevice("BceWithLogits", logits, labels, weights);
         F32("BceWithLogits", logits, labels, weights);
         if (labels.Shape != logits.Shape || weights.Shape != logits.Shape)

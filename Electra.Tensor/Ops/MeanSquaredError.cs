@@ -11,6 +11,7 @@ public static partial class Ops
     /// </summary>
     public static Tensor MeanSquaredError(Tensor prediction, Tensor target)
     {
+        prediction = Autocast.LossInput(prediction);
         SameDevice("MeanSquaredError", prediction, target);
         F32("MeanSquaredError", prediction, target);
         if (prediction.Count != target.Count)

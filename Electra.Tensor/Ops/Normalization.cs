@@ -11,7 +11,8 @@ public static partial class Ops
     public static Tensor LayerNorm(Tensor x, Tensor? residual, Tensor gamma, Tensor beta, float eps)
     {
         SameDevice("LayerNorm", residual is null ? [x, gamma, beta] : [x, residual, gamma, beta]);
-        F32("LayerNorm", residual is null ? [x, gamma, beta] : [x, residual, gamma, beta]);
+        Activations("LayerNorm", residual is null ? [x] : [x, residual]);
+        F32("LayerNorm", gamma, beta);
         int c = x.Shape.Last;
         if (gamma.Shape != new Shape(c) || beta.Shape != new Shape(c))
             throw new ArgumentException($"LayerNorm: gamma {gamma.Shape} / beta {beta.Shape} must both be [{c}] for input {x.Shape}");

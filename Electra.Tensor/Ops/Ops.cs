@@ -5,7 +5,7 @@ namespace Electra;
 /// <summary>
 /// Differentiable functional ops. Each checks its inputs, allocates its outputs on the inputs' device, calls the
 /// backend primitive and, when a parameter is involved, records how to run backward with backend primitives too,
-/// so one formula serves every device.
+/// so one formula serves every device. Which dtype each output has is <see cref="Autocast"/>'s decision.
 /// </summary>
 public static partial class Ops
 {
@@ -24,6 +24,18 @@ public static partial class Ops
             if (t.DType != DType.F32) throw new ArgumentException($"{op}: expected f32, got {t.DType.Name()} {t.Shape}{(t.Name is null ? "" : $" ({t.Name})")}");
     }
 
+    /// <summary>Activations: all F32, or all BF16 (mixed precision, which only the CUDA backend computes).</summary>
+    private static void Activations(string op, params Tensor[] ts)
+    {
+        var dtype = ts[0].DType;
+        foreach (var t in ts)
+        {
+            if (t.DType is not (DType.F32 or DType.BF16) || t.DType != dtype)
+                throw new ArgumentException($"{op}: expected f32 or bf16 activations of one dtype, got {string.Join(" and ", ts.Select(x => $"{x.DType.Name()} {x.Shape}"))}");
+            if (t.DType == DType.BF16 && t.Device.IsCpu) throw Autocast.CpuHasNoBf16(op);
+        }
+    }
+
     /// <summary>A new tensor with the same contents; not part of the graph.</summary>
     public static Tensor Copy(Tensor x)
     {
@@ -32,11 +44,17 @@ public static partial class Ops
         return y;
     }
 
-    /// <summary>A copy in another dtype (F32 ↔ BF16).</summary>
+    /// <summary>A copy in another dtype (F32 ↔ BF16, rounding to nearest even); the gradient is cast back.</summary>
     public static Tensor Cast(Tensor x, DType dtype)
     {
         var y = Like(x, dtype: dtype);
         x.Backend.Copy(x, y);
+        Node.Record("Cast", y, [x], g =>
+        {
+            var dX = Like(g, dtype: x.DType);
+            g.Backend.Copy(g, dX);
+            return [dX];
+        });
         return y;
     }
 
@@ -55,7 +73,7 @@ public static partial class Ops
     public static Tensor Add(Tensor a, Tensor b, float alpha = 1f, float beta = 1f)
     {
         SameDevice("Add", a, b);
-        F32("Add", a, b);
+        Activations("Add", a, b);
         if (a.Shape != b.Shape) throw new ArgumentException($"Add: shapes {a.Shape} and {b.Shape} differ");
         var y = Like(a);
         a.Backend.Add(a, b, y, alpha, beta);
@@ -65,7 +83,7 @@ public static partial class Ops
 
     public static Tensor Scale(Tensor x, float alpha)
     {
-        F32("Scale", x);
+        Activations("Scale", x);
         var y = Scaled(x, alpha);
         Node.Record("Scale", y, [x], g => [Scaled(g, alpha)]);
         return y;
@@ -97,7 +115,7 @@ public static partial class Ops
     /// <summary>Index of the largest element of each row (ties: lowest). Not differentiable.</summary>
     public static Tensor Argmax(Tensor x)
     {
-        F32("Argmax", x);
+        Activations("Argmax", x);
         var y = Like(x, new Shape(checked((int)x.Shape.Rows)), DType.I32);
         using var rows = x.View(-1, x.Shape.Last);
         x.Backend.Argmax(rows, y);

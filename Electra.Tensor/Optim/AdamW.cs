@@ -61,7 +61,8 @@ public sealed class AdamW : IDisposable
         var byScale = _state.Where(s => s.param.Grad is not null).GroupBy(s => s.lrScale);
         foreach (var group in byScale)
         {
-            var slots = group.Select(s => new AdamWSlot(s.param, s.param.Grad!, s.m, s.v, s.wd)).ToList();
+            // A parameter with a bf16 copy (mixed precision) has it rewritten in the same pass as its update.
+            var slots = group.Select(s => new AdamWSlot(s.param, s.param.Grad!, s.m, s.v, s.wd, s.param.Bf16Copy)).ToList();
             if (slots.Count == 0) continue;
             slots[0].Param.Backend.AdamW(slots, lr * group.Key, Beta1, Beta2, Eps, StepCount, BiasCorrection);
         }
