@@ -19,10 +19,12 @@ public static class TrainBenchmark
     public const string Optimizer = "optimizer";
     public const string ZeroGradAndFree = "zero-grad+free";
 
-    public static JsonObject Run(ElectraConfig config, int b, int t, int steps, Device device, bool breakdown)
+    /// <summary>Times <paramref name="steps"/> steps after the warm-up; <paramref name="precision"/> null is the device's default.</summary>
+    public static JsonObject Run(ElectraConfig config, int b, int t, int steps, Device device, bool breakdown, Precision? precision = null)
     {
         if (b < 1 || t < 8 || steps < 1) throw new ArgumentException($"--batch ≥ 1, --seq ≥ 8 and --steps ≥ 1 are required (got {b}, {t}, {steps})");
         if (t > config.MaxPositionEmbeddings) throw new ArgumentException($"--seq {t} exceeds max_position_embeddings {config.MaxPositionEmbeddings}");
+        var chosen = PrecisionChoice.Resolve(precision, device);
         using var model = new Pretrainer(config, null, new PretrainOptions(), device);
         using var opt = new AdamW(AdamW.DefaultGroups(model.NamedParameters()));
         var batch = SyntheticBatch(b, t);
@@ -32,7 +34,7 @@ public static class TrainBenchmark
         var times = new List<double>();
         for (int step = 0; step < steps + WarmupSteps; step++)
         {
-            var (ms, loss) = Step(model, opt, batch, step, null, readLoss: step == 0 || step == steps + WarmupSteps - 1);
+            var (ms, loss) = Step(model, opt, batch, step, chosen, null, readLoss: step == 0 || step == steps + WarmupSteps - 1);
             if (step == 0) lossFirst = loss;
             else lossLast = loss;
             if (step >= WarmupSteps) times.Add(ms);
@@ -48,7 +50,9 @@ public static class TrainBenchmark
             ["steps"] = steps,
             ["loss_first"] = lossFirst,
             ["loss_last"] = steps + WarmupSteps > 1 ? lossLast : lossFirst,
-            ["matmul_precision"] = backend is CudaBackend { AllowTf32: true } ? "tf32" : "fp32",
+            ["precision"] = chosen.Name(),
+            // What the GEMMs read: bf16 operands, or F32 ones in TF32 or full FP32.
+            ["matmul_precision"] = chosen == Precision.Bf16 ? "bf16" : backend is CudaBackend { AllowTf32: true } ? "tf32" : "fp32",
         };
 
         if (breakdown)
@@ -57,7 +61,7 @@ public static class TrainBenchmark
             var timer = new PhaseTimer(backend);
             var ops = new PhaseTimer(backend); // the backward phase again, split by the op each node recorded
             model.PhaseEnded = timer.End;
-            for (int i = 0; i < steps; i++) Step(model, opt, batch, steps + WarmupSteps + i, timer, readLoss: false, ops);
+            for (int i = 0; i < steps; i++) Step(model, opt, batch, steps + WarmupSteps + i, chosen, timer, readLoss: false, ops);
             model.PhaseEnded = null;
             var medians = timer.Medians();
             var phases = new JsonObject();
@@ -90,13 +94,14 @@ public static class TrainBenchmark
     /// One step; returns its wall time (host and device, freeing the step's tensors included) and, when asked, its
     /// loss (one scalar copy, which only the first and last steps pay).
     /// </summary>
-    private static (double Ms, float Loss) Step(Pretrainer model, AdamW opt, TokenBatch batch, int step, PhaseTimer? timer, bool readLoss,
-        PhaseTimer? backwardOps = null)
+    private static (double Ms, float Loss) Step(Pretrainer model, AdamW opt, TokenBatch batch, int step, Precision precision, PhaseTimer? timer,
+        bool readLoss, PhaseTimer? backwardOps = null)
     {
         float value = float.NaN;
         timer?.Start();
         var clock = Stopwatch.StartNew();
         using (new TensorScope())
+        using (Autocast.For(precision))
         {
             var (loss, _) = model.Forward(batch, step, computeMetrics: false);
             if (backwardOps is null) loss.Backward();

@@ -25,20 +25,22 @@ public static class BenchCommand
         var seq = new Option<int>("--seq") { Description = "T", DefaultValueFactory = _ => 128 };
         var steps = new Option<int>("--steps") { Description = $"Timed steps (after {TrainBenchmark.WarmupSteps} warm-up steps)", DefaultValueFactory = _ => 10 };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N", DefaultValueFactory = _ => "auto" };
+        var precision = new Option<string?>("--precision") { Description = PrecisionChoice.Description };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var breakdown = new Option<bool>("--breakdown")
         {
             Description = "Then run --steps more steps with a device synchronisation after each phase, and report each phase's median time",
         };
         var train = new Command("train", "Time full pretraining steps on synthetic batches");
-        foreach (var o in new Option[] { preset, batch, seq, steps, device, json, breakdown }) train.Options.Add(o);
+        foreach (var o in new Option[] { preset, batch, seq, steps, device, precision, json, breakdown }) train.Options.Add(o);
         train.SetAction(parse =>
         {
             try
             {
                 var (dev, note) = DeviceChoice.Resolve(parse.GetValue(device)!);
+                var chosen = parse.GetValue(precision) is string p ? PrecisionNames.Parse(p) : (Precision?)null;
                 var result = TrainBenchmark.Run(ElectraConfig.Preset(parse.GetValue(preset)!), parse.GetValue(batch), parse.GetValue(seq),
-                    parse.GetValue(steps), dev, parse.GetValue(breakdown));
+                    parse.GetValue(steps), dev, parse.GetValue(breakdown), chosen);
                 result["device"] = note;
                 result["preset"] = parse.GetValue(preset);
                 if (parse.GetValue(json)) Console.WriteLine(result.ToJsonString(JsonOptions));
@@ -60,7 +62,7 @@ public static class BenchCommand
     {
         var peak = r["peak_memory_bytes"] is { } p ? $", peak {Electra.Cuda.CudaAllocator.Format(p.GetValue<long>())}" : "";
         AnsiConsole.MarkupLineInterpolated(
-            $"{r["preset"]} B={r["batch"]} T={r["seq"]} on {r["device"]} ({r["matmul_precision"]}): {r["step_ms_median"]} ms/step, {r["tokens_per_s"]} tokens/s{peak}");
+            $"{r["preset"]} B={r["batch"]} T={r["seq"]} on {r["device"]} ({r["precision"]}): {r["step_ms_median"]} ms/step, {r["tokens_per_s"]} tokens/s{peak}");
         if (r["phases"] is not JsonObject phases) return;
         var all = phases.Select(kv => (Phase: kv.Key, MedianMs: kv.Value!.GetValue<double>())).ToList();
         double total = all.Sum(x => x.MedianMs);

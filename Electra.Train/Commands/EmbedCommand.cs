@@ -23,8 +23,9 @@ public static class EmbedCommand
         var pairs = new Option<bool>("--pairs") { Description = "Also print the cosine similarity of every pair of texts' pooled vectors" };
         var vocab = new Option<string?>("--vocab") { Description = "vocab.txt (default: the bundled bert-base-uncased vocabulary)" };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N", DefaultValueFactory = _ => "auto" };
+        var precision = new Option<string?>("--precision") { Description = PrecisionChoice.Description };
         var command = new Command("embed", "Hidden states and mean-pooled sentence vectors from a pretrained encoder");
-        foreach (var o in new Option[] { model, text, json, pairs, vocab, device }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, text, json, pairs, vocab, device, precision }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             try
@@ -37,7 +38,8 @@ public static class EmbedCommand
                 using var _ = encoder;
                 if (tokenizer.VocabSize > info.Config.VocabSize)
                     throw new ArgumentException($"the vocabulary has {tokenizer.VocabSize} tokens but the model has vocab_size {info.Config.VocabSize}; pass the model's --vocab");
-                var embeddings = Embedder.Embed(encoder, tokenizer, texts);
+                IReadOnlyList<TextEmbedding> embeddings;
+                using (Autocast.For(PrecisionChoice.Resolve(parse.GetValue(precision), dev))) embeddings = Embedder.Embed(encoder, tokenizer, texts);
                 if (parse.GetValue(json)) PrintJson(embeddings, parse.GetValue(pairs));
                 else PrintTables(embeddings, parse.GetValue(pairs), info.Config.HiddenSize);
                 return 0;

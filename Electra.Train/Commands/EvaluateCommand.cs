@@ -20,8 +20,9 @@ public static class EvaluateCommand
         var seq = new Option<int>("--seq") { Description = "Most tokens per example", DefaultValueFactory = _ => 128 };
         var batch = new Option<int>("--batch") { Description = "Examples per forward pass", DefaultValueFactory = _ => 64 };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N", DefaultValueFactory = _ => "auto" };
+        var precision = new Option<string?>("--precision") { Description = PrecisionChoice.Description };
         var command = new Command("evaluate", "GLUE metrics of a fine-tuned model on a labelled TSV file");
-        foreach (var o in new Option[] { model, task, data, json, vocab, seq, batch, device }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, task, data, json, vocab, seq, batch, device, precision }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             try
@@ -40,7 +41,9 @@ public static class EvaluateCommand
                 var dataset = GlueReader.Read(glueTask, parse.GetValue(data)!);
                 int seqLen = Math.Min(parse.GetValue(seq), classifier.Config.MaxPositionEmbeddings);
                 var examples = PairEncoder.EncodeAll(tokenizer, dataset.Examples, seqLen);
-                var result = Predictor.Evaluate(classifier, glueTask, examples, parse.GetValue(batch), tokenizer.PadId);
+                Evaluation result;
+                using (Autocast.For(PrecisionChoice.Resolve(parse.GetValue(precision), dev)))
+                    result = Predictor.Evaluate(classifier, glueTask, examples, parse.GetValue(batch), tokenizer.PadId);
                 if (parse.GetValue(json)) Console.WriteLine(ToJson(glueTask, dataset.Path, examples.Count, result).ToJsonString());
                 else
                 {

@@ -31,9 +31,10 @@ public static class FinetuneCommand
         var vocab = new Option<string?>("--vocab") { Description = "vocab.txt (default: the bundled bert-base-uncased vocabulary)" };
         var trainLimit = new Option<int?>("--train-limit") { Description = "Use only the first N training examples (quick runs)" };
         var logEvery = new Option<int>("--log-every") { Description = "Log the loss every N steps", DefaultValueFactory = _ => 10 };
+        var precision = new Option<string?>("--precision") { Description = PrecisionChoice.Description };
 
         var command = new Command("finetune", "Fine-tune a pretrained encoder on a GLUE task (best-on-dev model saved for HF)");
-        foreach (var o in new Option[] { model, task, data, output, epochs, lr, layerDecay, batch, seq, device, seed, warmup, weightDecay, vocab, trainLimit, logEvery })
+        foreach (var o in new Option[] { model, task, data, output, epochs, lr, layerDecay, batch, seq, device, seed, warmup, weightDecay, vocab, trainLimit, logEvery, precision })
             command.Options.Add(o);
         command.SetAction(parse =>
         {
@@ -51,6 +52,7 @@ public static class FinetuneCommand
                     WeightDecay = parse.GetValue(weightDecay),
                     LogEvery = parse.GetValue(logEvery),
                     OutDir = parse.GetValue(output),
+                    Precision = parse.GetValue(precision) is string p ? PrecisionNames.Parse(p) : null,
                 }.Validate();
                 if (parse.GetValue(trainLimit) is int n && n < 1) throw new ArgumentException($"--train-limit must be at least 1, got {n}");
                 return Run(settings, GlueTask.Get(parse.GetValue(task)!), parse.GetValue(model)!, parse.GetValue(data)!, parse.GetValue(vocab),
@@ -83,7 +85,7 @@ public static class FinetuneCommand
         AnsiConsole.MarkupLineInterpolated(
             $"[bold]electra finetune[/] {task.Name} · encoder {info.Dir} ({info.Architecture ?? info.ModelType}, {info.Config.NumHiddenLayers} layers, H={info.Config.HiddenSize}) · {classifier.ParameterCount():N0} parameters · device {deviceNote}");
         AnsiConsole.MarkupLineInterpolated(
-            $"train {train.Count:N0} · dev {dev.Count:N0} · epochs {settings.Epochs} ({runner.TotalSteps} steps, warmup {runner.WarmupSteps}) · B={settings.Batch} T≤{settings.Seq} · lr {settings.Lr} layer decay {settings.LayerDecay} · out {settings.OutDir}");
+            $"train {train.Count:N0} · dev {dev.Count:N0} · epochs {settings.Epochs} ({runner.TotalSteps} steps, warmup {runner.WarmupSteps}) · B={settings.Batch} T≤{settings.Seq} · lr {settings.Lr} layer decay {settings.LayerDecay} · {runner.Precision.Name()} · out {settings.OutDir}");
 
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>

@@ -34,9 +34,10 @@ public static class PretrainCommand
         var logEvery = new Option<int?>("--log-every") { Description = "Log metrics every N steps" };
         var resume = new Option<string?>("--resume") { Description = "Continue exactly from a checkpoint directory (its settings win)" };
         var objective = new Option<string>("--objective") { Description = "rtd (ELECTRA) or mlm (BERT-style baseline of the discriminator's size)", DefaultValueFactory = _ => "rtd" };
+        var precision = new Option<string?>("--precision") { Description = PrecisionChoice.Description + "; a resumed run keeps its checkpoint's unless given" };
 
         var command = new Command("pretrain", "Pretrain an ELECTRA generator + discriminator (replaced-token detection)");
-        foreach (var o in new Option[] { preset, config, generatorConfig, data, vocab, steps, batch, seq, lr, warmup, device, seed, output, saveEvery, logEvery, resume, objective })
+        foreach (var o in new Option[] { preset, config, generatorConfig, data, vocab, steps, batch, seq, lr, warmup, device, seed, output, saveEvery, logEvery, resume, objective, precision })
             command.Options.Add(o);
         command.SetAction(parse =>
         {
@@ -48,6 +49,7 @@ public static class PretrainCommand
                     settings = PretrainCheckpoint.ReadState(resumeDir).Settings;
                     // A resumed run may be extended; everything else is the original's.
                     if (parse.GetValue(steps) is long more) settings = settings with { Steps = more };
+                    if (parse.GetValue(precision) is string p) settings = settings with { Precision = PrecisionNames.Parse(p) };
                 }
                 else
                 {
@@ -66,6 +68,7 @@ public static class PretrainCommand
                         LogEvery = parse.GetValue(logEvery) ?? d.LogEvery,
                         OutDir = parse.GetValue(output) ?? $"runs/pretrain-{p}",
                         DataDir = parse.GetValue(data),
+                        Precision = parse.GetValue(precision) is string q ? PrecisionNames.Parse(q) : null,
                     };
                 }
                 Validate(settings);
@@ -112,7 +115,7 @@ public static class PretrainCommand
         AnsiConsole.MarkupLineInterpolated(
             $"[bold]electra pretrain[/] {settings.Objective.ToString().ToLowerInvariant()} · preset {settings.Preset} · {runner.Model.Discriminator?.ParameterCount() ?? runner.Model.Generator.ParameterCount():N0} discriminator parameters · device {deviceNote}");
         AnsiConsole.MarkupLineInterpolated(
-            $"data {settings.DataDir} · B={settings.Batch} T={settings.Seq} · lr {settings.Lr} warmup {settings.Warmup} · steps {runner.Step}→{settings.Steps} · out {settings.OutDir}");
+            $"data {settings.DataDir} · B={settings.Batch} T={settings.Seq} · lr {settings.Lr} warmup {settings.Warmup} · steps {runner.Step}→{settings.Steps} · {runner.Precision.Name()} · out {settings.OutDir}");
 
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>

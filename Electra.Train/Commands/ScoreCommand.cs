@@ -16,15 +16,18 @@ public static class ScoreCommand
         var vocab = new Option<string?>("--vocab") { Description = "vocab.txt (default: the bundled bert-base-uncased vocabulary)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object per text instead of a table" };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N", DefaultValueFactory = _ => "auto" };
+        var precision = new Option<string?>("--precision") { Description = PrecisionChoice.Description };
         var command = new Command("score", "Per-token replaced probability from a trained discriminator");
-        foreach (var o in new Option[] { model, text, vocab, json, device }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, text, vocab, json, device, precision }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             try
             {
                 var tokenizer = WordPieceTokenizer.Load(parse.GetValue(vocab));
                 var (dev, _) = DeviceChoice.Resolve(parse.GetValue(device)!);
+                var chosen = PrecisionChoice.Resolve(parse.GetValue(precision), dev);
                 using var disc = ModelLoading.LoadDiscriminator(parse.GetValue(model)!, dev);
+                using var amp = Autocast.For(chosen);
                 foreach (var t in parse.GetValue(text)!)
                 {
                     var (tokens, probs) = Score(disc, tokenizer, t);

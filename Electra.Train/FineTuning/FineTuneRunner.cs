@@ -43,6 +43,7 @@ public sealed class FineTuneRunner : IDisposable
         if (longest > model.Config.MaxPositionEmbeddings)
             throw new ArgumentException($"an example has {longest} tokens but the model has max_position_embeddings {model.Config.MaxPositionEmbeddings}; lower --seq");
         Model = model;
+        Precision = PrecisionChoice.Resolve(settings.Precision, model.Electra.Embeddings.WordEmbeddings.Weight.Device);
         _task = task;
         _train = train;
         _dev = dev;
@@ -59,6 +60,7 @@ public sealed class FineTuneRunner : IDisposable
 
     public SequenceClassifier Model { get; }
     public FineTuneSettings Settings { get; }
+    public Precision Precision { get; }
     public int StepsPerEpoch { get; }
     public long TotalSteps { get; }
     public long WarmupSteps { get; }
@@ -100,7 +102,8 @@ public sealed class FineTuneRunner : IDisposable
                 }
             }
 
-            var dev = Predictor.Evaluate(Model, _task, _dev, Settings.EvalBatch, _padId);
+            Evaluation dev;
+            using (Autocast.For(Precision)) dev = Predictor.Evaluate(Model, _task, _dev, Settings.EvalBatch, _padId);
             perEpoch.Add(dev);
             bool newBest = best is null || Better(dev.MainScore, best.MainScore);
             if (newBest)
@@ -133,6 +136,7 @@ public sealed class FineTuneRunner : IDisposable
     private float TrainStep(int[] rows, long step, float lr)
     {
         using var scope = new TensorScope();
+        using var amp = Autocast.For(Precision);
         _dropout.SeekStep(step);
         var device = Model.Electra.Embeddings.WordEmbeddings.Weight.Device;
         using var batch = new FineTuneBatch(rows.Select(i => _train[i]).ToList(), _padId, _task.IsRegression, device);

@@ -21,6 +21,9 @@ public sealed record FineTuneSettings
     /// <summary>Where metrics.jsonl, best/ (the best-on-dev classifier) and best.json go; null writes nothing.</summary>
     public string? OutDir { get; init; }
 
+    /// <summary>bf16, tf32 or fp32 for training and the dev evaluations; null: the device's default (<see cref="PrecisionChoice"/>).</summary>
+    public Precision? Precision { get; init; }
+
     public FineTuneSettings Validate()
     {
         if (Epochs < 1) throw new ArgumentException($"--epochs must be at least 1, got {Epochs}");

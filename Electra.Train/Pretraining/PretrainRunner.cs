@@ -35,6 +35,8 @@ public sealed class PretrainRunner : IDisposable
     public PretrainRunner(PretrainSettings settings, ElectraConfig discriminator, ElectraConfig? generator, Device device,
         SpecialTokens special, string? resumeFrom = null)
     {
+        // Resolved once and stored in every checkpoint, so a resumed run computes as the original did.
+        settings = settings with { Precision = PrecisionChoice.Resolve(settings.Precision, device) };
         Settings = settings;
         if (settings.DataDir is null) throw new ArgumentException("no training data directory given (--data)");
         _data = ShardDataset.Open(settings.DataDir);
@@ -64,6 +66,7 @@ public sealed class PretrainRunner : IDisposable
     }
 
     public PretrainSettings Settings { get; }
+    public Precision Precision => Settings.Precision!.Value;
     public Pretrainer Model { get; }
     public long Step => _step;
     public string MetricsPath => _log.Path;
@@ -92,6 +95,7 @@ public sealed class PretrainRunner : IDisposable
             PretrainMetrics? metrics;
             float gradNorm = float.NaN;
             using (new TensorScope())
+            using (Autocast.For(Precision))
             {
                 var (loss, m) = Model.Forward(tokens, step, logNow);
                 metrics = m;

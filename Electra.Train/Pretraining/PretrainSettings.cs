@@ -20,6 +20,9 @@ public sealed record PretrainSettings
     public string? DataDir { get; init; }
     public string OutDir { get; init; } = "runs/pretrain";
 
+    /// <summary>bf16, tf32 or fp32; null until the run resolves the device's default (<see cref="PrecisionChoice"/>).</summary>
+    public Precision? Precision { get; init; }
+
     /// <summary>
     /// The paper's values where it gives them; tiny keeps Small's peak lr with a short schedule so it ends in
     /// minutes on a CPU. (At 2e-3 the tiny post-LN discriminator collapsed within 600 steps: every position of every
