@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
 using Electra.Model;
 using Electra.Optim;
 using Electra.Train.Benchmarking;
@@ -11,7 +13,7 @@ using Tensor = Electra.Tensor;
 /// (the spec), from the same initial weights, batch and random streams.
 /// </summary>
 [Category("Gpu")]
-public class MixedPrecisionStepTests
+public partial class MixedPrecisionStepTests
 {
     private static List<float> Losses(ElectraConfig config, Device device, Precision precision, TokenBatch batch, int steps)
     {
@@ -93,5 +95,87 @@ public class MixedPrecisionStepTests
             Assert.That(p.Bf16Copy!.ToArray<ushort>(), Is.EqualTo(p.ToFloatArray().Select(BFloat16.FromFloat).ToArray()),
                 $"{name}: AdamW rewrote the copy from the updated master");
         model.ZeroGrad();
+    }
+
+    // The simulator reads CUDASIM_TRACE and CUDASIM_LOG from the C environment at every launch; .NET's
+    // Environment.SetEnvironmentVariable does not reach it, so the test sets them through libc.
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int setenv(string name, string value, int overwrite);
+
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int unsetenv(string name);
+
+    /// <summary>Kernel name → launches during <paramref name="work"/>, from the simulator's launch trace.</summary>
+    private static Dictionary<string, int> TracedLaunches(Action work)
+    {
+        if (!Gpu.Backend.CudaDevice.Name.Contains("cudasim", StringComparison.Ordinal))
+            Assert.Ignore("the launch trace is the CUDA simulator's; on a device, read the step profile instead");
+        var log = Path.Combine(Path.GetTempPath(), $"electra-trace-{Guid.NewGuid():N}.log");
+        Gpu.Backend.Synchronize();
+        setenv("CUDASIM_LOG", log, 1);
+        setenv("CUDASIM_TRACE", "1", 1);
+        try
+        {
+            work();
+            Gpu.Backend.Synchronize(); // queued launches run, and are logged, here
+        }
+        finally
+        {
+            unsetenv("CUDASIM_TRACE");
+            unsetenv("CUDASIM_LOG");
+        }
+        var counts = new Dictionary<string, int>();
+        foreach (Match m in TraceLine().Matches(File.ReadAllText(log)))
+            counts[m.Groups[1].Value] = counts.GetValueOrDefault(m.Groups[1].Value) + 1;
+        File.Delete(log);
+        return counts;
+    }
+
+    [GeneratedRegex(@"\] launch (\w+) grid")]
+    private static partial Regex TraceLine();
+
+    [Test]
+    public void ABf16StepLaunchesTheTensorCoreAttentionAndNoF32ActivationKernel()
+    {
+        var dev = Gpu.Dev;
+        var config = ElectraConfig.Tiny;                                  // discriminator HS 64, generator HS 32
+        var gen = config.Generator();
+        using var model = new Pretrainer(config, null, new PretrainOptions(), dev, initSeed: 4);
+        using var opt = new AdamW(AdamW.DefaultGroups(model.NamedParameters()));
+        var batch = TrainBenchmark.SyntheticBatch(2, 48);
+        void Step(int step)
+        {
+            using var scope = new TensorScope();
+            using var amp = Autocast.Bf16();
+            var (loss, _) = model.Forward(batch, step, computeMetrics: false);
+            loss.Backward();
+            GradClip.ClipGlobalNorm(opt.Params, 1f);
+            opt.Step(1e-4f);
+            model.ZeroGrad();
+        }
+        Step(0); // the first step also makes the weights' bf16 copies
+        var launches = TracedLaunches(() => Step(1));
+        TestContext.Out.WriteLine(string.Join("\n", launches.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key} {kv.Value}")));
+
+        int discLayers = config.NumHiddenLayers, genLayers = gen.NumHiddenLayers;
+        Assert.That(config.HiddenSize / config.NumAttentionHeads, Is.EqualTo(64));
+        Assert.That(gen.HiddenSize / gen.NumAttentionHeads, Is.EqualTo(32));
+        foreach (var kernel in new[] { "attention_forward", "attention_backward_dq", "attention_backward_dkdv" })
+        {
+            Assert.That(launches.GetValueOrDefault($"{kernel}_mma_bf16_hs64"), Is.EqualTo(discLayers), $"{kernel}: the discriminator's layers on tensor cores");
+            Assert.That(launches.GetValueOrDefault($"{kernel}_mma_bf16_hs32"), Is.EqualTo(genLayers), $"{kernel}: the generator's layers on tensor cores");
+        }
+        var f32Activations = launches.Keys.Where(k =>
+            Regex.IsMatch(k, "^attention_(forward|backward_dq|backward_dkdv)_(f32|bf16)_hs") // the FFMA kernels, either dtype
+            || k.StartsWith("layernorm_forward_f32", StringComparison.Ordinal) || k.StartsWith("layernorm_backward_f32", StringComparison.Ordinal)
+            || k is "add_bias" or "bias_gelu_forward" or "bias_gelu_backward" or "dropout_forward" or "embedding_forward" or "embedding_backward"
+                or "gather_rows" or "scatter_rows_add" or "column_sums_partial" or "softmax_cross_entropy_f32" or "argmax_rows").ToList();
+        Assert.That(f32Activations, Is.Empty, "every activation kernel of the step is a bf16 instance");
+        // One cast each way: the discriminator's logits to F32 for the BCE, and their gradient back to bf16. No weight
+        // is cast again after the first step: AdamW keeps the copies.
+        Assert.That(launches.GetValueOrDefault("bf16_to_f32"), Is.EqualTo(1));
+        Assert.That(launches.GetValueOrDefault("f32_to_bf16"), Is.EqualTo(1));
+        Assert.That(launches.GetValueOrDefault("adamw_step"), Is.EqualTo(1), "one AdamW launch updates masters and copies");
+        Assert.That(launches.GetValueOrDefault("softmax_cross_entropy_bf16"), Is.EqualTo(1), "the generator head's bf16 logits");
     }
 }
