@@ -8,10 +8,11 @@ public static class PlotCommand
 {
     public static Command Create()
     {
-        var metrics = new Option<FileInfo>("--metrics")
+        var metrics = new Option<FileInfo[]>("--metrics")
         {
-            Description = "metrics.jsonl written by pretrain or finetune (one JSON object per logged step)",
+            Description = "metrics.jsonl written by pretrain or finetune (one JSON object per logged step); repeat it to compare runs on the same panels",
             Required = true,
+            AllowMultipleArgumentsPerToken = false,
         };
         var output = new Option<FileInfo>("--out")
         {
@@ -27,11 +28,11 @@ public static class PlotCommand
         command.Options.Add(panelHeight);
         command.SetAction(parseResult =>
         {
-            var input = parseResult.GetValue(metrics)!;
-            var outPath = parseResult.GetValue(output)?.FullName ?? Path.ChangeExtension(input.FullName, ".png");
+            var inputs = parseResult.GetValue(metrics)!;
+            var outPath = parseResult.GetValue(output)?.FullName ?? Path.ChangeExtension(inputs[0].FullName, ".png");
             try
             {
-                var summary = MetricsPlot.Render(input.FullName, outPath, parseResult.GetValue(width), parseResult.GetValue(panelHeight));
+                var summary = MetricsPlot.Render(inputs.Select(f => f.FullName).ToList(), outPath, parseResult.GetValue(width), parseResult.GetValue(panelHeight));
                 foreach (var (panel, series) in summary.Panels)
                     Console.WriteLine($"{panel}: {string.Join(", ", series)}");
                 Console.WriteLine($"wrote {outPath} ({summary.Records} records)");

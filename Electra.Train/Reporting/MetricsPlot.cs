@@ -27,11 +27,21 @@ public static class MetricsPlot
         return null;
     }
 
-    public static PlotSummary Render(string metricsPath, string outPath, int width = 1000, int panelHeight = 280)
+    public static PlotSummary Render(string metricsPath, string outPath, int width = 1000, int panelHeight = 280) =>
+        Render([metricsPath], outPath, width, panelHeight);
+
+    /// <summary>
+    /// Several runs on the same panels (bf16 against fp32, one seed against another): with more than one log, each
+    /// series is labelled with its run, the name of the directory holding its metrics file.
+    /// </summary>
+    public static PlotSummary Render(IReadOnlyList<string> metricsPaths, string outPath, int width = 1000, int panelHeight = 280)
     {
         if (width < 200 || panelHeight < 100)
             throw new ArgumentException($"plot size {width}×{panelHeight} per panel is too small (at least 200×100)");
-        var records = MetricsLog.Read(metricsPath);
+        if (metricsPaths.Count == 0) throw new ArgumentException("no metrics file to plot");
+        var runs = metricsPaths.Select(path => (Label: RunLabel(path, metricsPaths.Count), Records: MetricsLog.Read(path))).ToList();
+        var records = runs.SelectMany(r => r.Records).ToList();
+        string metricsPath = string.Join(", ", metricsPaths);
 
         var keys = records.SelectMany(r => r.Values.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
         var panels = new[] { "loss", "accuracy / score", "learning rate" }
@@ -46,20 +56,22 @@ public static class MetricsPlot
         for (int p = 0; p < panels.Count; p++)
         {
             var plot = p == 0 ? multiplot.GetPlot(0) : multiplot.AddPlot();
-            foreach (var key in panels[p].Series)
-            {
-                var points = records.Where(r => r.Values.ContainsKey(key)).ToList();
-                var scatter = plot.Add.Scatter(points.Select(r => r.Step).ToArray(), points.Select(r => r.Values[key]).ToArray());
-                scatter.LegendText = key;
-                scatter.MarkerSize = points.Count <= 50 ? 4 : 0; // markers only where they help: sparse dev evaluations
-            }
+            foreach (var (label, run) in runs)
+                foreach (var key in panels[p].Series)
+                {
+                    var points = run.Where(r => r.Values.ContainsKey(key)).ToList();
+                    if (points.Count == 0) continue;
+                    var scatter = plot.Add.Scatter(points.Select(r => r.Step).ToArray(), points.Select(r => r.Values[key]).ToArray());
+                    scatter.LegendText = label + key;
+                    scatter.MarkerSize = points.Count <= 50 ? 4 : 0; // markers only where they help: sparse dev evaluations
+                }
             plot.YLabel(panels[p].Panel);
             plot.Axes.Left.LockSize(90); // equal left margins keep the panels' step axes aligned
             plot.ShowLegend(Alignment.UpperRight);
             plots.Add(plot);
         }
         plots[^1].XLabel("step");
-        plots[0].Title(Path.GetFileName(metricsPath));
+        plots[0].Title(runs.Count == 1 ? Path.GetFileName(metricsPaths[0]) : string.Join(" vs ", runs.Select(r => r.Label.TrimEnd(' ', ':'))));
         multiplot.SharedAxes.ShareX(plots);
 
         var dir = Path.GetDirectoryName(Path.GetFullPath(outPath));
@@ -67,4 +79,7 @@ public static class MetricsPlot
         multiplot.SavePng(outPath, width, panelHeight * panels.Count);
         return new PlotSummary(panels, records.Count);
     }
+
+    private static string RunLabel(string metricsPath, int runs) =>
+        runs == 1 ? "" : (Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(metricsPath))) ?? metricsPath) + ": ";
 }

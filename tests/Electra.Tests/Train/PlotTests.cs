@@ -58,6 +58,26 @@ public class PlotTests
     }
 
     [Test]
+    public void RunsComparedOnTheSamePanelsAreLabelledByTheirDirectory()
+    {
+        var paths = new List<string>();
+        foreach (var run in new[] { "bf16", "fp32" })
+        {
+            Directory.CreateDirectory(Path.Combine(_dir, run));
+            var path = Path.Combine(_dir, run, "metrics.jsonl");
+            File.WriteAllText(path, PretrainLog(run == "bf16" ? 100 : 80));
+            paths.Add(path);
+        }
+        var png = Path.Combine(_dir, "compare.png");
+        var summary = MetricsPlot.Render(paths, png, width: 800, panelHeight: 250);
+        Assert.That(summary.Records, Is.EqualTo(180), "both logs are read");
+        Assert.That(summary.Panels.Select(p => p.Panel), Is.EqualTo(new[] { "loss", "accuracy / score", "learning rate" }));
+        Assert.That(PngSize(File.ReadAllBytes(png)), Is.EqualTo((800, 750)));
+        var e = Assert.Throws<FileNotFoundException>(() => MetricsPlot.Render([paths[0], Path.Combine(_dir, "none", "metrics.jsonl")], png));
+        Assert.That(e!.Message, Does.Contain("none"));
+    }
+
+    [Test]
     public void FineTuningLogWithoutLrDrawsOnlyWhatItHas()
     {
         var metrics = Jsonl(
