@@ -20,19 +20,22 @@ public static class PlotCommand
         };
         var width = new Option<int>("--width") { Description = "image width in pixels", DefaultValueFactory = _ => 1000 };
         var panelHeight = new Option<int>("--panel-height") { Description = "height of each stacked panel in pixels", DefaultValueFactory = _ => 280 };
+        var series = new Option<string?>("--series") { Description = "comma-separated keys to draw (default: every plottable key), e.g. loss,mlm_loss" };
 
         var command = new Command("plot", "Plot loss, accuracy/score and learning-rate curves from a metrics.jsonl as a PNG");
         command.Options.Add(metrics);
         command.Options.Add(output);
         command.Options.Add(width);
         command.Options.Add(panelHeight);
+        command.Options.Add(series);
         command.SetAction(parseResult =>
         {
             var inputs = parseResult.GetValue(metrics)!;
             var outPath = parseResult.GetValue(output)?.FullName ?? Path.ChangeExtension(inputs[0].FullName, ".png");
             try
             {
-                var summary = MetricsPlot.Render(inputs.Select(f => f.FullName).ToList(), outPath, parseResult.GetValue(width), parseResult.GetValue(panelHeight));
+                var keys = parseResult.GetValue(series)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                var summary = MetricsPlot.Render(inputs.Select(f => f.FullName).ToList(), outPath, parseResult.GetValue(width), parseResult.GetValue(panelHeight), keys);
                 foreach (var (panel, series) in summary.Panels)
                     Console.WriteLine($"{panel}: {string.Join(", ", series)}");
                 Console.WriteLine($"wrote {outPath} ({summary.Records} records)");

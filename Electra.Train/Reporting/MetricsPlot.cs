@@ -32,9 +32,10 @@ public static class MetricsPlot
 
     /// <summary>
     /// Several runs on the same panels (bf16 against fp32, one seed against another): with more than one log, each
-    /// series is labelled with its run, the name of the directory holding its metrics file.
+    /// series is labelled with its run: the directory holding a metrics.jsonl, or the name of any other file.
     /// </summary>
-    public static PlotSummary Render(IReadOnlyList<string> metricsPaths, string outPath, int width = 1000, int panelHeight = 280)
+    public static PlotSummary Render(IReadOnlyList<string> metricsPaths, string outPath, int width = 1000, int panelHeight = 280,
+        IReadOnlyCollection<string>? series = null)
     {
         if (width < 200 || panelHeight < 100)
             throw new ArgumentException($"plot size {width}×{panelHeight} per panel is too small (at least 200×100)");
@@ -44,6 +45,13 @@ public static class MetricsPlot
         string metricsPath = string.Join(", ", metricsPaths);
 
         var keys = records.SelectMany(r => r.Values.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
+        if (series is { Count: > 0 })
+        {
+            var missing = series.Where(k => !keys.Contains(k)).ToList();
+            if (missing.Count > 0)
+                throw new FormatException($"{metricsPath}: no key {string.Join(", ", missing)} to plot (have {string.Join(", ", keys)})");
+            keys = keys.Where(series.Contains).ToList();
+        }
         var panels = new[] { "loss", "accuracy / score", "learning rate" }
             .Select(panel => (Panel: panel, Series: (IReadOnlyList<string>)keys.Where(k => PanelOf(k) == panel).ToList()))
             .Where(p => p.Series.Count > 0)
@@ -80,6 +88,12 @@ public static class MetricsPlot
         return new PlotSummary(panels, records.Count);
     }
 
-    private static string RunLabel(string metricsPath, int runs) =>
-        runs == 1 ? "" : (Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(metricsPath))) ?? metricsPath) + ": ";
+    /// <summary>A run's name: its directory's for a run's own metrics.jsonl, else the file's (logs gathered in one folder).</summary>
+    private static string RunLabel(string metricsPath, int runs)
+    {
+        if (runs == 1) return "";
+        var full = Path.GetFullPath(metricsPath);
+        var stem = Path.GetFileNameWithoutExtension(full);
+        return (stem == "metrics" ? Path.GetFileName(Path.GetDirectoryName(full)) ?? stem : stem) + ": ";
+    }
 }

@@ -75,6 +75,11 @@ public class PlotTests
         Assert.That(PngSize(File.ReadAllBytes(png)), Is.EqualTo((800, 750)));
         var e = Assert.Throws<FileNotFoundException>(() => MetricsPlot.Render([paths[0], Path.Combine(_dir, "none", "metrics.jsonl")], png));
         Assert.That(e!.Message, Does.Contain("none"));
+
+        var only = MetricsPlot.Render(paths, png, series: ["loss", "mlm_loss"]);
+        Assert.That(only.Panels.Select(p => (p.Panel, string.Join(",", p.Series))), Is.EqualTo(new[] { ("loss", "loss,mlm_loss") }));
+        var bad = Assert.Throws<FormatException>(() => MetricsPlot.Render(paths, png, series: ["loss", "perplexity"]));
+        Assert.That(bad!.Message, Does.Contain("no key perplexity"));
     }
 
     [Test]
