@@ -11,6 +11,7 @@ public sealed unsafe partial class CudaBackend
     {
         Own("Fill", dst);
         CudaDevice.MakeCurrent();
+        if (dst.DType != DType.BF16) Profile.Memset(dst.Bytes);
         switch (dst.DType)
         {
             case DType.F32:
@@ -33,7 +34,10 @@ public sealed unsafe partial class CudaBackend
         {
             CudaDevice.MakeCurrent();
             if (src.Pointer != dst.Pointer && src.Bytes > 0)
+            {
                 Driver.Check(Driver.cuMemcpyDtoDAsync_v2(Ptr(dst), Ptr(src), (nuint)src.Bytes, CudaDevice.Stream), "cuMemcpyDtoDAsync_v2");
+                Profile.DeviceCopy(src.Bytes);
+            }
         }
         else if (src.DType == DType.F32 && dst.DType == DType.BF16) K(Elementwise, "f32_to_bf16").Launch1D(src.Count, Threads, src, dst, src.Count);
         else if (src.DType == DType.BF16 && dst.DType == DType.F32) K(Elementwise, "bf16_to_f32").Launch1D(src.Count, Threads, src, dst, src.Count);
