@@ -15,9 +15,11 @@ internal static class Backprop
             throw new ArgumentException($"Backward: seed shape {seed.Shape} does not match tensor shape {root.Shape}");
 
         var rootGrad = seed is null ? Tensor.Ones(root.Shape, root.DType, root.Device) : Ops.Copy(seed);
+        var refs = new GradientRefs();
+        refs.Retain(rootGrad);
         if (root.IsLeaf)
         {
-            Accumulate(root, rootGrad);
+            Accumulate(root, rootGrad, refs);
             return;
         }
 
@@ -30,43 +32,72 @@ internal static class Backprop
             if (!pending.Remove(node, out var g)) { node.Release(); continue; }
             var inputs = node.Inputs;
             var grads = node.RunBackward(g);
+            var dropped = new List<Tensor>();
+            // Every use of a gradient holds a reference, so one tensor may flow to several inputs (LayerNorm's x and
+            // residual; an op passing its incoming gradient through) without a copy.
             for (int i = 0; i < inputs.Length; i++)
             {
-                var dIn = grads[i];
-                var input = inputs[i];
-                if (dIn is null || !input.RequiresGrad) { dIn?.Dispose(); continue; }
-                if (ReferenceEquals(dIn, g) || grads.Take(i).Any(o => ReferenceEquals(o, dIn)))
-                    dIn = Ops.Copy(dIn); // an op passed a gradient through; never accumulate into a shared buffer
-                if (dIn.Shape != input.Shape)
-                    throw new InvalidOperationException($"{node.Name}: gradient {dIn.Shape} for input {i} does not match its shape {input.Shape}");
-                if (input.GradFn is { } producer)
+                if (grads[i] is not { } dIn) continue;
+                if (!inputs[i].RequiresGrad) { dropped.Add(dIn); grads[i] = null; continue; }
+                if (dIn.Shape != inputs[i].Shape)
+                    throw new InvalidOperationException($"{node.Name}: gradient {dIn.Shape} for input {i} does not match its shape {inputs[i].Shape}");
+                refs.Retain(dIn);
+            }
+            refs.Release(g);
+            refs.DisposeUnused(dropped);
+            for (int i = 0; i < inputs.Length; i++)
+            {
+                if (grads[i] is not { } dIn) continue;
+                if (inputs[i].GradFn is { } producer)
                 {
-                    if (pending.TryGetValue(producer, out var acc)) { AddInto(acc, dIn); dIn.Dispose(); }
+                    if (pending.TryGetValue(producer, out var acc)) pending[producer] = Sum(acc, dIn, refs);
                     else pending[producer] = dIn;
                 }
                 else
                 {
-                    Accumulate(input, dIn);
+                    Accumulate(inputs[i], dIn, refs);
                 }
             }
-            g.Dispose();
             node.Release();
             observer?.Invoke(node.Name);
         }
         root.GradFn = null;
     }
 
-    /// <summary>Leaves keep their gradient across steps: it leaves every scope and belongs to the leaf.</summary>
-    private static void Accumulate(Tensor leaf, Tensor dLeaf)
+    /// <summary>acc + dIn, in place when no other use holds acc; both references are given up, the sum's is returned.</summary>
+    private static Tensor Sum(Tensor acc, Tensor dIn, GradientRefs refs)
     {
-        if (leaf.Grad is null)
+        if (refs.IsSoleUse(acc))
         {
+            AddInto(acc, dIn);
+            refs.Release(dIn);
+            return acc;
+        }
+        var sum = Tensor.Empty(acc.Shape, acc.DType, acc.Device);
+        acc.Backend.Add(acc, dIn, sum, 1f, 1f);
+        refs.Release(acc);
+        refs.Release(dIn);
+        refs.Retain(sum);
+        return sum;
+    }
+
+    /// <summary>Leaves keep their gradient across steps: it leaves every scope and belongs to the leaf.</summary>
+    private static void Accumulate(Tensor leaf, Tensor dLeaf, GradientRefs refs)
+    {
+        if (leaf.Grad is not null)
+        {
+            AddInto(leaf.Grad, dLeaf);
+            refs.Release(dLeaf);
+        }
+        else if (refs.IsSoleUse(dLeaf))
+        {
+            refs.Forget(dLeaf);
             leaf.Grad = TensorScope.Detach(dLeaf);
         }
         else
         {
-            AddInto(leaf.Grad, dLeaf);
-            dLeaf.Dispose();
+            leaf.Grad = TensorScope.Detach(Ops.Copy(dLeaf)); // the leaf's gradient is written in place later
+            refs.Release(dLeaf);
         }
     }
 
@@ -98,5 +129,36 @@ internal static class Backprop
         }
         order.Reverse();
         return order;
+    }
+}
+
+/// <summary>
+/// Reference counts of the gradients in flight during one backward pass: a gradient is written in place only by
+/// its sole holder, and disposed when its last use is done.
+/// </summary>
+internal sealed class GradientRefs
+{
+    private readonly Dictionary<Tensor, int> _counts = new(ReferenceEqualityComparer.Instance);
+
+    public void Retain(Tensor t) => _counts[t] = _counts.GetValueOrDefault(t) + 1;
+
+    public bool IsSoleUse(Tensor t) => _counts.GetValueOrDefault(t) == 1;
+
+    public void Release(Tensor t)
+    {
+        int n = _counts.GetValueOrDefault(t) - 1;
+        if (n > 0) { _counts[t] = n; return; }
+        _counts.Remove(t);
+        t.Dispose();
+    }
+
+    /// <summary>The tensor now belongs to someone else (a leaf's Grad).</summary>
+    public void Forget(Tensor t) => _counts.Remove(t);
+
+    /// <summary>Disposes the gradients a backward returned that no use took (inputs that need none).</summary>
+    public void DisposeUnused(IEnumerable<Tensor> returned)
+    {
+        foreach (var t in returned)
+            if (!_counts.ContainsKey(t)) t.Dispose();
     }
 }

@@ -54,7 +54,7 @@ public static partial class Ops
             var dGammaOut = gamma.RequiresGrad ? dGamma : Discard(dGamma);
             var dBetaOut = beta.RequiresGrad ? dBeta : Discard(dBeta);
             if (residual is null) return [dS, dGammaOut, dBetaOut];
-            // x and residual receive the same gradient; the engine copies the second use.
+            // x and residual receive the same gradient tensor; the engine never writes into a gradient that two uses hold.
             return [x.RequiresGrad ? dS : null, residual.RequiresGrad ? dS : null, dGammaOut, dBetaOut];
         }, sum is null ? [mean, rstd] : [mean, rstd, sum]);
         return y;

@@ -1,0 +1,81 @@
+namespace Electra.Tests.Tensor;
+
+using Tensor = Electra.Tensor;
+
+/// <summary>
+/// One gradient tensor may flow to several inputs (an Add with α = β = 1 passes its gradient to both; LayerNorm
+/// gives x and the residual the same dS). The engine shares it without copying, so these cases would give wrong
+/// sums if it ever wrote into a gradient that another use still holds.
+/// </summary>
+public class GradientSharingTests
+{
+    private static Tensor Leaf(params float[] values)
+    {
+        var t = Tensor.FromArray(values, [values.Length], Device.Cpu);
+        t.RequiresGrad = true;
+        return t;
+    }
+
+    [Test]
+    public void TheSameLeafTwiceGetsTwiceTheGradient()
+    {
+        using var x = Leaf(1f, -2f, 3f);
+        using (new TensorScope()) Ops.Sum(Ops.Add(x, x)).Backward();
+        Assert.That(x.Grad!.ToFloatArray(), Is.EqualTo(new[] { 2f, 2f, 2f }));
+        using (new TensorScope()) Ops.Sum(Ops.Add(x, x)).Backward();
+        Assert.That(x.Grad!.ToFloatArray(), Is.EqualTo(new[] { 4f, 4f, 4f }), "the leaf's gradient is its own buffer, accumulated in place");
+    }
+
+    [Test]
+    public void ASharedGradientIsNotOverwrittenWhileAnotherUseHoldsIt()
+    {
+        // h = 1·x; u = h + h; w = u + h: ∂Σw/∂x = 3. The gradient of w reaches u and h as one tensor; u's Add
+        // then sends it to h twice more, so an in-place sum would double-count.
+        using var x = Leaf(0.5f, 1.5f, -1f, 2f);
+        using (new TensorScope())
+        {
+            var h = Ops.Scale(x, 1f);
+            var u = Ops.Add(h, h);
+            var w = Ops.Add(u, h);
+            Ops.Sum(w, scale: 2f).Backward();
+        }
+        Assert.That(x.Grad!.ToFloatArray(), Is.EqualTo(new[] { 6f, 6f, 6f, 6f }));
+    }
+
+    [Test]
+    public void AScaledUseAndAPassedThroughUseAddUp()
+    {
+        using var x = Leaf(1f, 2f);
+        using var y = Leaf(3f, 4f);
+        using (new TensorScope())
+        {
+            var s = Ops.Add(x, y, 1f, -2f);   // ∂/∂x = 1 (passed through), ∂/∂y = −2 (scaled)
+            var t = Ops.Add(s, x);            // x again, through the pass-through path
+            Ops.Sum(t).Backward();
+        }
+        Assert.That(x.Grad!.ToFloatArray(), Is.EqualTo(new[] { 2f, 2f }));
+        Assert.That(y.Grad!.ToFloatArray(), Is.EqualTo(new[] { -2f, -2f }));
+    }
+
+    [Test]
+    public void LayerNormOfXPlusXMatchesTheNormOfTwoX()
+    {
+        // LayerNorm(x + residual) with residual = x: both inputs get the same dS and the leaf sums them.
+        var data = new[] { 0.3f, -1.2f, 2.0f, 0.7f, -0.4f, 1.1f };
+        var gamma = Tensor.FromArray(new[] { 1.5f, -0.5f, 2f }, [3], Device.Cpu);
+        var beta = Tensor.FromArray(new[] { 0.1f, 0.2f, 0.3f }, [3], Device.Cpu);
+        var target = Tensor.FromArray(new[] { 1f, 2f, 3f, -1f, 0.5f, 4f }, [2, 3], Device.Cpu);
+        using var x = Tensor.FromArray(data, [2, 3], Device.Cpu);
+        x.RequiresGrad = true;
+        using var twice = Tensor.FromArray(data.Select(v => 2 * v).ToArray(), [2, 3], Device.Cpu);
+        twice.RequiresGrad = true;
+        using (new TensorScope())
+        {
+            Ops.MeanSquaredError(Ops.LayerNorm(x, x, gamma, beta, 1e-12f), target).Backward();
+            Ops.MeanSquaredError(Ops.LayerNorm(twice, null, gamma, beta, 1e-12f), target).Backward();
+        }
+        var got = x.Grad!.ToFloatArray();
+        var want = twice.Grad!.ToFloatArray().Select(v => 2 * v).ToArray(); // ∂/∂x of f(2x) = 2 f′(2x)
+        Assert.That(got, Is.EqualTo(want).Within(1e-5f));
+    }
+}
