@@ -115,14 +115,19 @@ public sealed unsafe partial class CudaBackend
         ColumnSums(dY, dY.Shape.Rows, cols, dBias, beta);
     }
 
-    /// <summary>Deterministic column sums of a [rows, cols] matrix into dst (beta·dst + Σ), two stages.</summary>
+    /// <summary>Deterministic column sums of a [rows, cols] matrix into dst (beta·dst + Σ), in one launch.</summary>
     internal void ColumnSums(Tensor x, long rows, int cols, Tensor dst, float beta)
     {
         const int rowsPerBlock = 256;
+        int tiles = (cols + 31) / 32;
+        if (tiles > ColumnTickets)
+            throw new ArgumentException($"column sums: {cols} columns is more than the {ColumnTickets * 32} the ticket table serves");
         int rowBlocks = (int)Math.Max(1, (rows + rowsPerBlock - 1) / rowsPerBlock);
         using var partials = Scratch((long)rowBlocks * cols);
-        K(Reduce, "column_sums_partial").Launch(((uint)((cols + 31) / 32), (uint)rowBlocks, 1), (32, 8, 1), 0, x, rows, cols, rowsPerBlock, partials);
-        K(Reduce, "column_sums_finish").Launch(((uint)((cols + Threads - 1) / Threads), 1, 1), (Threads, 1, 1), 0, partials, rowBlocks, cols, dst, beta);
+        // The kernel reads x and writes each partial once, then reads the partials again: bytes beyond its tensors.
+        long bytes = x.Bytes + 2 * partials.Bytes + (beta == 0f ? 1 : 2) * dst.Bytes;
+        K(Reduce, "column_sums").Launch(new LaunchCost(0, FlopRate.None, bytes), ((uint)tiles, (uint)rowBlocks, 1), (32, 8, 1), 0,
+            x, rows, cols, rowsPerBlock, partials, (ulong)_columnTickets, dst, beta);
     }
 
     public void BiasGeluForward(Tensor x, Tensor bias, Tensor y)

@@ -19,6 +19,8 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
     private readonly UploadRing _uploads;
     private readonly Lock _copyGate = new();
     private readonly ulong _errors; // int[4] on the device: code, position, value
+    private const int ColumnTickets = 1 << 16;
+    private readonly ulong _columnTickets; // uint[ColumnTickets], zero between launches: see reduce.cu's column_sums
     private readonly nint _cublas;
     private readonly ulong _cublasWorkspace;
     private bool _disposed;
@@ -32,6 +34,8 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
         _uploads = new UploadRing(device);
         Driver.Check(Driver.cuMemAlloc_v2(out _errors, 16), "cuMemAlloc_v2(errors)");
         Driver.Check(Driver.cuMemsetD32_v2(_errors, 0, 4), "cuMemsetD32_v2(errors)");
+        Driver.Check(Driver.cuMemAlloc_v2(out _columnTickets, ColumnTickets * 4), "cuMemAlloc_v2(column tickets)");
+        Driver.Check(Driver.cuMemsetD32_v2(_columnTickets, 0, ColumnTickets), "cuMemsetD32_v2(column tickets)");
         NativeLibraries.Require(NativeLibraries.Cublas);
         Cublas.Check(Cublas.cublasCreate_v2(out _cublas), "cublasCreate_v2");
         Cublas.Check(Cublas.cublasSetStream_v2(_cublas, device.Stream), "cublasSetStream_v2");
@@ -201,6 +205,7 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
         Cublas.cublasDestroy_v2(_cublas);
         Driver.cuMemFree_v2(_cublasWorkspace);
         Driver.cuMemFree_v2(_errors);
+        Driver.cuMemFree_v2(_columnTickets);
         _staging.Dispose();
         _uploads.Dispose();
         CudaDevice.Dispose();
