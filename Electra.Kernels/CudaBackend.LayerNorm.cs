@@ -1,6 +1,7 @@
 namespace Electra.Cuda;
 
-// Launch code for kernels-cu/layernorm.cu: a warp per row; the backward's dγ/dβ in two deterministic stages.
+// Launch code for kernels-cu/layernorm.cu: a warp per row; the backward's dγ/dβ from per-block partials added
+// in block order by the last block, in the same launch.
 public sealed partial class CudaBackend
 {
     private const string LayerNormSource = "layernorm.cu";
@@ -32,10 +33,9 @@ public sealed partial class CudaBackend
             throw new ArgumentException($"LayerNormBackward: dBeta must be [{c}] f32, got {dBeta.Shape} {dBeta.DType.Name()}");
         int blocks = (rows + LayerNormRowsPerBlock - 1) / LayerNormRowsPerBlock;
         using var partial = Scratch((long)blocks * 2 * c);
+        // Ticket 0 of the shared table: launches on the one stream never overlap, and each leaves it at 0.
         K(LayerNormSource, $"layernorm_backward_{suffix}").Launch(((uint)blocks, 1, 1), (256, 1, 1), (uint)(8 * c * sizeof(float)),
-            dY, sum, gamma, mean, rstd, dS, partial, rows, c, LayerNormRowsPerBlock);
-        K(LayerNormSource, "layernorm_backward_columns").Launch(((uint)((2 * c + 255) / 256), 1, 1), (256, 1, 1), 0,
-            partial, blocks, c, dGamma, dBeta);
+            dY, sum, gamma, mean, rstd, dS, partial, (ulong)_columnTickets, dGamma, dBeta, rows, c, LayerNormRowsPerBlock);
     }
 
     // The kernel instance: dtype and N = values per lane, the smallest power of two with 32·N ≥ C.

@@ -67,12 +67,35 @@ __device__ void forward(const T* __restrict__ x, const T* __restrict__ residual,
     if (lane == 0) { mean[row] = m; rstd[row] = rs; }
 }
 
-// Stage 1: block g owns rows [g·rows_per_block, …); writes dS for them and its column partials
-// partial[g, 0:C] = Σ dY∘x̂ and partial[g, C:2C] = Σ dY, summed over warps in a fixed order.
+// dγ[c] = Σ_g partial[g, 0, c], dβ[c] = Σ_g partial[g, 1, c] in block order, by the grid's last block; it sets
+// the ticket back to 0 for the next launch.
+__device__ __forceinline__ void finish_columns(const float* partial, unsigned* ticket, float* __restrict__ dgamma,
+                                               float* __restrict__ dbeta, int C) {
+    __shared__ int last;
+    __threadfence();  // this block's partials are visible device-wide before its ticket is counted
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        last = atomicAdd(ticket, 1u) == gridDim.x - 1;
+        if (last) *ticket = 0;
+    }
+    __syncthreads();
+    if (!last) return;
+    const volatile float* p = partial;  // written on other SMs: read past this SM's L1
+    for (int j = threadIdx.x; j < 2 * C; j += blockDim.x) {
+        float t = 0.f;
+        for (unsigned g = 0; g < gridDim.x; g++) t += p[(size_t)g * 2 * C + j];
+        if (j < C) dgamma[j] = t; else dbeta[j - C] = t;
+    }
+}
+
+// Block g owns rows [g·rows_per_block, …); writes dS for them and its column partials partial[g, 0:C] = Σ dY∘x̂
+// and partial[g, C:2C] = Σ dY, summed over warps in a fixed order. The last block to finish (a ticket counter)
+// then adds the partials in block order into dγ and dβ: deterministic, whichever block is last.
 template <typename T, int N>
 __device__ void backward_rows(const T* __restrict__ dy, const T* __restrict__ sum, const float* __restrict__ gamma,
                               const float* __restrict__ mean, const float* __restrict__ rstd, T* __restrict__ ds,
-                              float* __restrict__ partial, int R, int C, int rows_per_block) {
+                              float* __restrict__ partial, unsigned* __restrict__ ticket, float* __restrict__ dgamma,
+                              float* __restrict__ dbeta, int R, int C, int rows_per_block) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     float acc_g[N], acc_b[N];
     #pragma unroll
@@ -108,6 +131,7 @@ __device__ void backward_rows(const T* __restrict__ dy, const T* __restrict__ su
     float* out = partial + (size_t)blockIdx.x * 2 * C;
     block_column_sum<N>(acc_g, out, C);
     block_column_sum<N>(acc_b, out + C, C);
+    finish_columns(partial, ticket, dgamma, dbeta, C);
 }
 
 // out[c] = Σ_w acc[warp w, c] in warp order.
@@ -140,13 +164,15 @@ __device__ __forceinline__ void block_column_sum(const float (&acc)[N], float* _
         float* __restrict__ mean, float* __restrict__ rstd, T* __restrict__ sum, int R, int C) {                 \
         ln_detail::forward<T, N>(x, residual, gamma, beta, eps, y, mean, rstd, sum, R, C);                        \
     }
-// Backward stage 1: grid = ⌈R/rows_per_block⌉, block = 256, dynamic shared memory 8·C floats;
-// partial [grid, 2, C] F32 scratch.
+// Backward: grid = ⌈R/rows_per_block⌉, block = 256, dynamic shared memory 8·C floats; partial [grid, 2, C] F32
+// scratch; ticket one zeroed counter; dgamma, dbeta [C] F32, overwritten.
 #define LN_BACKWARD(NAME, T, N)                                                                                  \
     extern "C" __global__ void __launch_bounds__(256) NAME(const T* __restrict__ dy, const T* __restrict__ sum,    \
         const float* __restrict__ gamma, const float* __restrict__ mean, const float* __restrict__ rstd,         \
-        T* __restrict__ ds, float* __restrict__ partial, int R, int C, int rows_per_block) {                     \
-        ln_detail::backward_rows<T, N>(dy, sum, gamma, mean, rstd, ds, partial, R, C, rows_per_block);           \
+        T* __restrict__ ds, float* __restrict__ partial, unsigned* __restrict__ ticket, float* __restrict__ dgamma, \
+        float* __restrict__ dbeta, int R, int C, int rows_per_block) {                                           \
+        ln_detail::backward_rows<T, N>(dy, sum, gamma, mean, rstd, ds, partial, ticket, dgamma, dbeta, R, C,     \
+                                       rows_per_block);                                                         \
     }
 #define LN_FAMILY(SUFFIX, T)                                                                                     \
     LN_FORWARD(layernorm_forward_##SUFFIX##_1, T, 1) LN_FORWARD(layernorm_forward_##SUFFIX##_2, T, 2)            \
@@ -157,14 +183,3 @@ __device__ __forceinline__ void block_column_sum(const float (&acc)[N], float* _
     LN_BACKWARD(layernorm_backward_##SUFFIX##_16, T, 16) LN_BACKWARD(layernorm_backward_##SUFFIX##_32, T, 32)
 LN_FAMILY(f32, float)
 LN_FAMILY(bf16, bf16_t)
-
-// Backward stage 2: grid = ⌈2C/256⌉, block = 256. dGamma[c] = Σ_g partial[g, 0, c], dBeta[c] = Σ_g partial[g, 1, c],
-// summed in block order: deterministic.
-extern "C" __global__ void __launch_bounds__(256) layernorm_backward_columns(const float* __restrict__ partial,
-    int blocks, int C, float* __restrict__ dgamma, float* __restrict__ dbeta) {
-    const int j = blockIdx.x * blockDim.x + threadIdx.x;  // 0 ≤ j < 2C: dγ columns, then dβ columns
-    if (j >= 2 * C) return;
-    float t = 0.f;
-    for (int g = 0; g < blocks; g++) t += partial[(size_t)g * 2 * C + j];
-    if (j < C) dgamma[j] = t; else dbeta[j - C] = t;
-}
