@@ -47,7 +47,7 @@ public static class BenchCommand
             }
             catch (Exception e) when (e is ArgumentException || CudaSupport.IsUnavailable(e))
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]bench: {e.Message}[/]");
+                Console.Error.WriteLine($"electra bench: {e.Message}");
                 return 1;
             }
         });

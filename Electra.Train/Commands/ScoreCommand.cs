@@ -46,7 +46,7 @@ public static class ScoreCommand
             catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or NotSupportedException
                                       or Electra.Model.Checkpoints.CheckpointMismatchException or Electra.IO.SafetensorsException)
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]score: {e.Message}[/]");
+                Console.Error.WriteLine($"electra score: {e.Message}");
                 return 1;
             }
         });

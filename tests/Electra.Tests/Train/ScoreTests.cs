@@ -48,22 +48,19 @@ public class ScoreTests
     {
         var root = new System.CommandLine.RootCommand();
         foreach (var c in CommandList.All()) root.Subcommands.Add(c);
-        var output = new StringWriter();
-        var saved = Spectre.Console.AnsiConsole.Console;
+        var error = new StringWriter();
+        var saved = Console.Error;
         int code;
         try
         {
-            Spectre.Console.AnsiConsole.Console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
-            {
-                Out = new Spectre.Console.AnsiConsoleOutput(output),
-            });
-            code = root.Parse(["pretrain", "--steps", "0", "--data", "/nonexistent"]).Invoke();
+            Console.SetError(error);
+            code = root.Parse(["pretrain", "--steps", "0", "--data", "/nonexistent", "--device", "cpu"]).Invoke();
         }
         finally
         {
-            Spectre.Console.AnsiConsole.Console = saved;
+            Console.SetError(saved);
         }
         Assert.That(code, Is.EqualTo(1));
-        Assert.That(output.ToString(), Does.Contain("--steps must be at least 1"));
+        Assert.That(error.ToString(), Does.Contain("--steps must be at least 1"));
     }
 }
