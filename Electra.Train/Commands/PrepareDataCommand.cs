@@ -92,7 +92,7 @@ public static class PrepareDataCommand
         table.AddRow("examples", $"{manifest.Examples:N0} in {manifest.Shards.Count} shard(s)");
         table.AddRow("single-segment", $"{stats.SingleSegmentExamples:N0} ({Percent(stats.SingleSegmentExamples, stats.Examples)})");
         table.AddRow("tokens", $"{manifest.Tokens:N0} (mean {(double)manifest.Tokens / Math.Max(1, manifest.Examples):F1} per example)");
-        table.AddRow("[[UNK]] tokens", $"{stats.UnknownTokens:N0} ({Percent(stats.UnknownTokens, stats.Tokens)})");
+        table.AddRow("[[UNK]] tokens", $"{stats.UnknownTokens:N0} ({100 * stats.UnknownShare:F1}% of the {stats.TextTokens:N0} WordPiece tokens of the text)");
         AnsiConsole.Write(table);
 
         var warnings = stats.Warnings().ToList();

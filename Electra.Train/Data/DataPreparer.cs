@@ -89,6 +89,7 @@ public static class DataPreparer
                     {
                         var ids = tokenizer.Encode(sentence);
                         stats.Sentences++;
+                        stats.TextTokens += ids.Count;
                         foreach (int id in ids)
                             if (id == tokenizer.UnkId) stats.UnknownTokens++;
                         Emit(builder.AddSentence(ids));
