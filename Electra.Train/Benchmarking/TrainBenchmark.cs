@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Electra.Train.Reporting;
 using Electra.Cuda;
 using Electra.Model;
 using Electra.Optim;
@@ -46,8 +47,8 @@ public static class TrainBenchmark
             ["batch"] = b,
             ["seq"] = t,
             ["steps"] = steps,
-            ["loss_first"] = lossFirst,
-            ["loss_last"] = steps + WarmupSteps > 1 ? lossLast : lossFirst,
+            ["loss_first"] = JsonNumbers.Finite(lossFirst),
+            ["loss_last"] = JsonNumbers.Finite(steps + WarmupSteps > 1 ? lossLast : lossFirst),
             ["matmul_precision"] = backend is CudaBackend { AllowTf32: true } ? "tf32" : "fp32",
         };
 
