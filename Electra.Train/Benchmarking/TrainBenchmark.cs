@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Electra.Train.Reporting;
 using Electra.Cuda;
 using Electra.Model;
 using Electra.Optim;
@@ -54,8 +55,8 @@ public static class TrainBenchmark
             ["batch"] = b,
             ["seq"] = t,
             ["steps"] = steps,
-            ["loss_first"] = Finite(lossFirst),
-            ["loss_last"] = Finite(steps + WarmupSteps > 1 ? lossLast : lossFirst),
+            ["loss_first"] = JsonNumbers.Finite(lossFirst),
+            ["loss_last"] = JsonNumbers.Finite(steps + WarmupSteps > 1 ? lossLast : lossFirst),
             ["matmul_precision"] = backend is CudaBackend { AllowTf32: true } ? "tf32" : "fp32",
         };
 
@@ -115,9 +116,6 @@ public static class TrainBenchmark
             ["modelled_ms_by_site"] = bySite,
         };
     }
-
-    /// <summary>JSON has no NaN or infinity: a diverged loss is written as null.</summary>
-    private static JsonNode? Finite(float x) => float.IsFinite(x) ? JsonValue.Create(x) : null;
 
     /// <summary>The <paramref name="n"/> most expensive phases, costliest first.</summary>
     public static IReadOnlyList<(string Phase, double MedianMs)> Top(IReadOnlyList<(string Phase, double MedianMs)> phases, int n) =>

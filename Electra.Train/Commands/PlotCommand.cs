@@ -17,8 +17,14 @@ public static class PlotCommand
         {
             Description = "PNG to write (default: the metrics file with a .png extension)",
         };
-        var width = new Option<int>("--width") { Description = "image width in pixels", DefaultValueFactory = _ => 1000 };
-        var panelHeight = new Option<int>("--panel-height") { Description = "height of each stacked panel in pixels", DefaultValueFactory = _ => 280 };
+        var width = new Option<int>("--width")
+        {
+            Description = $"image width in pixels ({MetricsPlot.MinWidth}..{MetricsPlot.MaxWidth})", DefaultValueFactory = _ => 1000,
+        };
+        var panelHeight = new Option<int>("--panel-height")
+        {
+            Description = $"height of each stacked panel in pixels ({MetricsPlot.MinPanelHeight}..{MetricsPlot.MaxPanelHeight})", DefaultValueFactory = _ => 280,
+        };
 
         var command = new Command("plot", "Plot loss, accuracy/score and learning-rate curves from a metrics.jsonl as a PNG");
         command.Options.Add(metrics);
@@ -37,7 +43,7 @@ public static class PlotCommand
                 Console.WriteLine($"wrote {outPath} ({summary.Records} records)");
                 return 0;
             }
-            catch (Exception e) when (e is FileNotFoundException or FormatException or ArgumentException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or ArgumentException)
             {
                 Console.Error.WriteLine($"electra plot: {e.Message}");
                 return 1;

@@ -4,7 +4,8 @@ namespace Electra.Train.Data;
 
 /// <summary>
 /// Collects examples and writes them as <see cref="ShardFormat"/> shards of at most <c>shardSize</c> examples, each
-/// to a temporary file renamed into place, then a manifest. A crash leaves either the old directory or whole shards.
+/// to a temporary file renamed into place, then a manifest. Over an older preparation the folder mixes old and new
+/// shards until <see cref="Finish"/>, so <see cref="DataPreparer"/> gives it a new folder and swaps that in.
 /// </summary>
 public sealed class ShardWriter
 {

@@ -27,10 +27,16 @@ public static class MetricsPlot
         return null;
     }
 
+    public const int MinWidth = 200, MaxWidth = 10_000, MinPanelHeight = 100, MaxPanelHeight = 4_000;
+
     public static PlotSummary Render(string metricsPath, string outPath, int width = 1000, int panelHeight = 280)
     {
-        if (width < 200 || panelHeight < 100)
-            throw new ArgumentException($"plot size {width}×{panelHeight} per panel is too small (at least 200×100)");
+        // Beyond these the image is gigabytes of pixels and the renderer fails deep inside with no useful message.
+        if (width is < MinWidth or > MaxWidth)
+            throw new ArgumentException($"--width {width}: expected {MinWidth}..{MaxWidth} pixels");
+        if (panelHeight is < MinPanelHeight or > MaxPanelHeight)
+            throw new ArgumentException($"--panel-height {panelHeight}: expected {MinPanelHeight}..{MaxPanelHeight} pixels");
+        if (Directory.Exists(outPath)) throw new IOException($"--out {outPath} is a folder; expected the path of a .png file");
         var records = MetricsLog.Read(metricsPath);
 
         var keys = records.SelectMany(r => r.Values.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
@@ -63,8 +69,15 @@ public static class MetricsPlot
         multiplot.SharedAxes.ShareX(plots);
 
         var dir = Path.GetDirectoryName(Path.GetFullPath(outPath));
-        if (dir is not null) Directory.CreateDirectory(dir);
-        multiplot.SavePng(outPath, width, panelHeight * panels.Count);
+        try
+        {
+            if (dir is not null) Directory.CreateDirectory(dir);
+            multiplot.SavePng(outPath, width, panelHeight * panels.Count);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"cannot write {outPath}: {e.Message}", e);
+        }
         return new PlotSummary(panels, records.Count);
     }
 }
