@@ -31,7 +31,7 @@ int cuStreamEndCapture(void*, void**);
 int cuGetErrorString(int, const char**);
 }
 
-static int failures = 0;
+static int failures = 0, passes = 0;
 
 static std::string slurp(const std::string& path) {
     std::ifstream f(path);
@@ -43,6 +43,7 @@ static std::string slurp(const std::string& path) {
 static void expect(const char* name, bool ok, const std::string& detail) {
     printf("%s %s: %s\n", ok ? "PASS" : "FAIL", name, detail.c_str());
     failures += !ok;
+    passes += ok;
 }
 
 static std::string message(int code) {
@@ -165,6 +166,6 @@ int main(int argc, char** argv) {
     auto same = [](const std::vector<float>& a, const std::vector<float>& b) { return memcmp(a.data(), b.data(), a.size() * 4) == 0; };
     expect("racy_depends_on_order", !same(racy[0], racy[1]), "order 0 and order 1 differ");
     expect("correct_in_every_order", same(correct[0], correct[1]) && same(correct[0], correct[2]), "orders 0, 1 and 2 give the same bits");
-    printf("%d failed\n", failures);
+    printf("cudasim selftest: succeeded: %d, failed: %d\n", passes, failures);  // counted by .ci/run's closing line
     return failures ? 1 : 0;
 }
