@@ -35,16 +35,24 @@ __device__ bool has_real_key(const int* __restrict__ mask, int T_) {
 // Lane (g = lane/4, t = lane%4): a = {A[g][2t..], A[g+8][2t..], A[g][2t+8..], A[g+8][2t+8..]},
 // b = {B[2t..][g], B[2t+8..][g]}, d = {D[g][2t], D[g][2t+1], D[g+8][2t], D[g+8][2t+1]} (".." = that and the next).
 __device__ __forceinline__ void mma(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+#ifdef ELECTRA_CUDASIM  // tests/cudasim: the same instruction, computed for the whole warp by the simulator
+    cudasim_mma_m16n8k16_bf16(d, a, b0, b1);
+#else
     asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
         "{%0, %1, %2, %3};"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
 }
 
 // Two floats as bf16x2, round to nearest even: lo in the low half (the lower column index).
 __device__ __forceinline__ unsigned pack(float lo, float hi) {
     unsigned r;
+#ifdef ELECTRA_CUDASIM
+    r = cudasim_cvt_rn_bf16x2_f32(hi, lo);
+#else
     asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+#endif
     return r;
 }
 

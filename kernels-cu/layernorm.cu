@@ -181,7 +181,7 @@ __device__ void backward_rows(const T* __restrict__ dy, const T* __restrict__ su
 // out[c] = Σ_w acc[warp w, c] in warp order.
 template <int N>
 __device__ __forceinline__ void block_column_sum(const float (&acc)[N], float* __restrict__ out, int C) {
-    extern __shared__ float s_cols[];  // [kWarps, C]
+    DYNAMIC_SHARED(float, s_cols);  // [kWarps, C]
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     #pragma unroll
     for (int k = 0; k < N; k++) {
