@@ -142,7 +142,8 @@ internal sealed class GradientRefs
 
     public void Retain(Tensor t) => _counts[t] = _counts.GetValueOrDefault(t) + 1;
 
-    public bool IsSoleUse(Tensor t) => _counts.GetValueOrDefault(t) == 1;
+    /// <summary>One use holds the tensor and no view shares its memory (Reshape's backward returns a view of g).</summary>
+    public bool IsSoleUse(Tensor t) => _counts.GetValueOrDefault(t) == 1 && t.Storage.HasOneOwner;
 
     public void Release(Tensor t)
     {

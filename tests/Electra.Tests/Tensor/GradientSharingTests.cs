@@ -43,6 +43,23 @@ public class GradientSharingTests
     }
 
     [Test]
+    public void AViewOfASharedGradientIsNotWrittenInPlace()
+    {
+        // w = r.reshape + h with r = h.reshape and h = 1·x, and z = w + r.reshape(4) again: Add hands one gradient
+        // to both inputs, and Reshape's backward returns a view of it, so two pending sums may hold one memory.
+        using var x = Leaf(1f, -1f, 2f, 0.5f);
+        using (new TensorScope())
+        {
+            var h = Ops.Scale(x, 1f);
+            var r = h.Reshape(2, 2);
+            var w = Ops.Add(r.Reshape(4), h);
+            var z = Ops.Add(w, r.Reshape(4));
+            Ops.Sum(z).Backward();
+        }
+        Assert.That(x.Grad!.ToFloatArray(), Is.EqualTo(new[] { 3f, 3f, 3f, 3f }));
+    }
+
+    [Test]
     public void AScaledUseAndAPassedThroughUseAddUp()
     {
         using var x = Leaf(1f, 2f);

@@ -110,7 +110,8 @@ int queue(void* handle, std::vector<Gemm> gemms, const char* what) {
     if (tracing() && !gemms.empty())
         log_info("%s x%zu m %d n %d k %d", what, gemms.size(), gemms[0].m, gemms[0].n, gemms[0].k);
     CUresult r = enqueue(static_cast<Handle*>(handle)->stream, [gemms] {
-        for (auto& g : gemms) g.run();
+        if (!dry_run())
+            for (auto& g : gemms) g.run();
         return CUDA_SUCCESS;
     }, what);
     return r ? CUBLAS_EXECUTION_FAILED : CUBLAS_SUCCESS;

@@ -28,6 +28,10 @@ namespace sim {
 extern std::mutex api_lock;
 
 int env_int(const char* name, int fallback);
+
+// CUDASIM_DRYRUN=1: launches and GEMMs are checked and queued but not executed (copies and memsets still run), so a
+// full-size training step can be profiled on a CPU in seconds. Every number it computes is garbage.
+inline bool dry_run() { return env_int("CUDASIM_DRYRUN", 0) != 0; }
 // CUDASIM_LOG=file receives everything; without it errors go to stderr and the rest is dropped.
 void log_info(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 // Logs "ERROR <message>", remembers it for cuGetErrorString(code) and returns code.

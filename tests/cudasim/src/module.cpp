@@ -156,6 +156,7 @@ EXPORT CUresult cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigne
     }
     if (tracing()) log_info("launch %s grid (%u,%u,%u) block (%u,%u,%u) shared %u", name, gx, gy, gz, bx, by, bz, shared);
     return enqueue(stream, [launch] {
+        if (dry_run()) return (CUresult)CUDA_SUCCESS;
         std::string message;
         CUresult r = run_grid(*launch, message);
         return r ? error(r, "%s", message.c_str()) : CUDA_SUCCESS;

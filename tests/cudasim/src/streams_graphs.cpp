@@ -120,6 +120,7 @@ EXPORT CUresult cuEventDestroy_v2(void* e) { delete static_cast<Event*>(e); retu
 EXPORT CUresult cuEventRecord(void* e, void* stream) {
     LOCK;
     auto* ev = static_cast<Event*>(e);
+    ev->recorded = false;  // re-recorded: not complete until the queued record runs
     return enqueue(stream, [=] {
         ev->ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
         ev->recorded = true;
@@ -127,6 +128,8 @@ EXPORT CUresult cuEventRecord(void* e, void* stream) {
     }, "cuEventRecord");
 }
 EXPORT CUresult cuEventSynchronize(void*) { LOCK; return synchronize("cuEventSynchronize"); }
+// Work queues until a synchronisation, so an event is complete only once a synchronisation has run its record.
+EXPORT CUresult cuEventQuery(void* e) { LOCK; return static_cast<Event*>(e)->recorded ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY; }
 EXPORT CUresult cuEventElapsedTime(float* ms, void* start, void* end) {
     LOCK;
     auto *a = static_cast<Event*>(start), *b = static_cast<Event*>(end);
