@@ -31,13 +31,17 @@ internal static class Backprop
         {
             if (!pending.Remove(node, out var g)) { node.Release(); continue; }
             var inputs = node.Inputs;
-            var grads = node.RunBackward(g);
+            var offered = Offers(inputs, pending, refs);
+            Tensor?[] grads;
+            using (GradAccumulation.Offer(inputs, offered)) grads = node.RunBackward(g);
             var dropped = new List<Tensor>();
             // Every use of a gradient holds a reference, so one tensor may flow to several inputs (LayerNorm's x and
             // residual; an op passing its incoming gradient through) without a copy.
             for (int i = 0; i < inputs.Length; i++)
             {
                 if (grads[i] is not { } dIn) continue;
+                // Added into the pending gradient, which keeps its one reference in pending.
+                if (offered[i] is { } target && ReferenceEquals(dIn, target)) { grads[i] = null; continue; }
                 if (!inputs[i].RequiresGrad) { dropped.Add(dIn); grads[i] = null; continue; }
                 if (dIn.Shape != inputs[i].Shape)
                     throw new InvalidOperationException($"{node.Name}: gradient {dIn.Shape} for input {i} does not match its shape {inputs[i].Shape}");
@@ -62,6 +66,24 @@ internal static class Backprop
             observer?.Invoke(node.Name);
         }
         root.GradFn = null;
+    }
+
+    /// <summary>
+    /// For each input, the gradient already pending for its producer when nothing else holds it, which the node's
+    /// backward may add into (<see cref="GradAccumulation"/>); null where there is none or the input occurs twice.
+    /// </summary>
+    private static Tensor?[] Offers(Tensor[] inputs, Dictionary<Node, Tensor> pending, GradientRefs refs)
+    {
+        var offered = new Tensor?[inputs.Length];
+        for (int i = 0; i < inputs.Length; i++)
+        {
+            var input = inputs[i];
+            if (!input.RequiresGrad || input.GradFn is not { } producer || !pending.TryGetValue(producer, out var acc)) continue;
+            if (!refs.IsSoleUse(acc) || acc.Shape != input.Shape || acc.DType != input.DType) continue;
+            if (inputs.Count(t => ReferenceEquals(t, input)) > 1) continue;
+            offered[i] = acc;
+        }
+        return offered;
     }
 
     /// <summary>acc + dIn, in place when no other use holds acc; both references are given up, the sum's is returned.</summary>

@@ -60,6 +60,31 @@ public class GradientSharingTests
     }
 
     [Test]
+    public void ALinearAddsItsInputGradientIntoTheOnePendingForIt()
+    {
+        // h feeds a residual-like use (Sum) and a Linear: backward reaches the Sum first, so the Linear's dX GEMM
+        // is offered that pending gradient and adds into it (β = 1). Compare with two separate leaves.
+        var data = TestData.RandomFloats(6 * 5, 31);
+        var w = Tensor.FromArray(TestData.RandomFloats(3 * 5, 32), [3, 5]);
+        var target = Tensor.FromArray(TestData.RandomFloats(6 * 3, 33), [6, 3]);
+        using var x = Tensor.FromArray(data, [6, 5]);
+        x.RequiresGrad = true;
+        using (new TensorScope())
+        {
+            var h = Ops.Scale(x, 1f);
+            var loss = Ops.Add(Ops.Sum(h, 0.5f), Ops.MeanSquaredError(Ops.Linear(h, w, null), target));
+            loss.Backward();
+        }
+        using var a = Tensor.FromArray(data, [6, 5]);
+        using var b = Tensor.FromArray(data, [6, 5]);
+        a.RequiresGrad = b.RequiresGrad = true;
+        using (new TensorScope())
+            Ops.Add(Ops.Sum(a, 0.5f), Ops.MeanSquaredError(Ops.Linear(b, w, null), target)).Backward();
+        var want = a.Grad!.ToFloatArray().Zip(b.Grad!.ToFloatArray(), (p, q) => p + q).ToArray();
+        Assert.That(x.Grad!.ToFloatArray(), Is.EqualTo(want).Within(1e-6f));
+    }
+
+    [Test]
     public void AScaledUseAndAPassedThroughUseAddUp()
     {
         using var x = Leaf(1f, 2f);
