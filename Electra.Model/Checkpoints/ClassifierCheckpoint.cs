@@ -11,27 +11,11 @@ public static class ClassifierCheckpoint
     {
         if (labels.Count != model.NumLabels)
             throw new ArgumentException($"{labels.Count} label names for a classifier with {model.NumLabels} outputs");
-        dir = Path.GetFullPath(dir);
-        var parent = Path.GetDirectoryName(dir)!;
-        var staging = Path.Combine(parent, $".{Path.GetFileName(dir)}.tmp-{Environment.ProcessId}");
-        if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
-        try
+        DirectorySwap.Write(dir, staging =>
         {
             HfCheckpoint.Save(staging, model, model.Config);
             File.WriteAllText(Path.Combine(staging, HfCheckpoint.ConfigFile), HfModelDir.ClassifierConfigJson(model.Config, labels, task));
-        }
-        catch
-        {
-            // A full disk or a failed write: the half-written copy goes, the previous model stays.
-            try { Directory.Delete(staging, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
-        var old = dir + ".old";
-        if (!Directory.Exists(dir) && Directory.Exists(old)) Directory.Move(old, dir); // an earlier swap stopped halfway
-        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
-        if (Directory.Exists(dir)) Directory.Move(dir, old);
-        Directory.Move(staging, dir);
-        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
+        });
     }
 
     /// <summary>Loads a classifier saved by <see cref="Save"/> or by HF's <c>save_pretrained</c>.</summary>

@@ -84,33 +84,8 @@ public static class PretrainCheckpoint
     private const string OptimizerFile = "optimizer.safetensors";
     private const string StateFile = "state.json";
 
-    public static void Save(string dir, Pretrainer model, AdamW optimizer, TrainerState state)
-    {
-        dir = Path.GetFullPath(dir);
-        var parent = Path.GetDirectoryName(dir)!;
-        Directory.CreateDirectory(parent);
-        var staging = Path.Combine(parent, $".{Path.GetFileName(dir)}.tmp-{Environment.ProcessId}");
-        if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
-        Directory.CreateDirectory(staging);
-        try
-        {
-            WriteInto(staging, model, optimizer, state);
-        }
-        catch
-        {
-            // A full disk or a failed write: the half-written copy goes, the previous checkpoint stays.
-            try { Directory.Delete(staging, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
-
-        // Swap in: old → .old, staging → dir, drop .old. Between the two renames the complete old copy remains.
-        var old = dir + ".old";
-        if (!Directory.Exists(dir) && Directory.Exists(old)) Directory.Move(old, dir); // an earlier swap stopped halfway
-        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
-        if (Directory.Exists(dir)) Directory.Move(dir, old);
-        Directory.Move(staging, dir);
-        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
-    }
+    public static void Save(string dir, Pretrainer model, AdamW optimizer, TrainerState state) =>
+        DirectorySwap.Write(dir, staging => WriteInto(staging, model, optimizer, state));
 
     private static void WriteInto(string staging, Pretrainer model, AdamW optimizer, TrainerState state)
     {
