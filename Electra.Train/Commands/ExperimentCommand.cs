@@ -61,6 +61,7 @@ public static class ExperimentCommand
             try
             {
                 var p = parse.GetValue(preset)!;
+                CheckFineTuneFlags(parse.GetValue(ftEpochs), parse.GetValue(ftLr), parse.GetValue(ftBatch), parse.GetValue(ftSeq));
                 var options = new RtdVsMlmOptions
                 {
                     Preset = p,
@@ -103,6 +104,15 @@ public static class ExperimentCommand
             }
         });
         return command;
+    }
+
+    /// <summary>FineTuneSettings checks these too, but under finetune's flag names.</summary>
+    private static void CheckFineTuneFlags(int epochs, float lr, int batch, int seq)
+    {
+        if (epochs < 1) throw new ArgumentException($"--finetune-epochs must be at least 1, got {epochs}");
+        if (!(lr > 0f) || !float.IsFinite(lr)) throw new ArgumentException($"--finetune-lr must be positive, got {lr}");
+        if (batch < 1) throw new ArgumentException($"--finetune-batch must be at least 1, got {batch}");
+        if (seq < 4) throw new ArgumentException($"--finetune-seq must be at least 4 ([CLS] A [SEP] B [SEP]), got {seq}");
     }
 
     private static int Run(RtdVsMlmOptions options)

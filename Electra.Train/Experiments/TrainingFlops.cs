@@ -14,8 +14,8 @@ public sealed record StepFlops(double GeneratorForward, double DiscriminatorForw
 /// <summary>
 /// Counts training FLOPs from the networks' shapes: every matrix product of the forward pass at 2·m·n·k, attention's
 /// QKᵀ and PV included, times three for forward + backward. Element-wise work (LayerNorm, GELU, softmax, dropout,
-/// sampling, the optimizer) and embedding lookups are left out: both objectives do nearly the same amount of it per
-/// token and it is a few percent of the products. The generator's masked-LM head runs only at the masked rows, which
+/// sampling, the optimizer) and embedding lookups are left out: both objectives do about the same amount of it per
+/// token, an estimated 2–3% of the products at the tiny shapes. The generator's masked-LM head runs only at the masked rows, which
 /// are counted at full length (every sequence at T tokens, so max_predictions rows each), an upper bound that the
 /// packed shards (95% full length) nearly reach. Both objectives mask the same rows, so the bound cancels in the
 /// comparison.

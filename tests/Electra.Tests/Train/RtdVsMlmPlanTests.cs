@@ -130,6 +130,23 @@ public class RtdVsMlmPlanTests
     }
 
     [Test]
+    public void TheCommandRefusesBadArgumentsInOneLineAndWritesNothing()
+    {
+        string[] Args(params string[] more) =>
+            ["experiment", "rtd-vs-mlm", "--data", Path.Combine(_dir, "shards"), "--glue", Path.Combine(_dir, "glue"), "--out", Path.Combine(_dir, "out"), "--device", "cpu", .. more];
+        var (code, _, error) = FineTuneTests.Cli(Args("--steps", "10", "--flops", "1e12"));
+        Assert.That((code, error.Trim()), Is.EqualTo((1, "electra experiment rtd-vs-mlm: give --steps or --flops, not both")));
+        (code, _, error) = FineTuneTests.Cli(Args("--tasks", "sst2,squad"));
+        Assert.That((code, error), Is.EqualTo((1, "electra experiment rtd-vs-mlm: unknown GLUE task 'squad'; expected one of sst2, cola, mrpc, rte, qnli, qqp, mnli, stsb\n")));
+        (code, _, error) = FineTuneTests.Cli(Args("--tasks", "rte"));
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(error, Does.Contain("rte: ").And.Contain("train.tsv not found"));
+        (code, _, error) = FineTuneTests.Cli(Args("--finetune-epochs", "0"));
+        Assert.That((code, error.Trim()), Is.EqualTo((1, "electra experiment rtd-vs-mlm: --finetune-epochs must be at least 1, got 0")));
+        Assert.That(Directory.Exists(Path.Combine(_dir, "out")), Is.False);
+    }
+
+    [Test]
     public void FirstDifferenceNamesThePath()
     {
         var a = JsonNode.Parse("""{"x": 1, "y": {"z": [1, 2]}}""");
