@@ -164,9 +164,14 @@ public sealed class RtdVsMlmRunner
     /// </summary>
     public static long? CheckpointStep(string checkpoint, PretrainSettings planned)
     {
-        if (!File.Exists(Path.Combine(checkpoint, PretrainCheckpoint.TrainerDir, "state.json"))
-            && !File.Exists(Path.Combine(checkpoint + ".old", PretrainCheckpoint.TrainerDir, "state.json")))
+        try
+        {
+            PretrainCheckpoint.Locate(checkpoint);     // the checkpoint, or the complete old one of an interrupted swap
+        }
+        catch (FileNotFoundException)
+        {
             return null;
+        }
         var state = PretrainCheckpoint.ReadState(checkpoint);
         var s = state.Settings;
         var differences = new List<string>();
