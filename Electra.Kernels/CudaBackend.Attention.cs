@@ -33,14 +33,16 @@ public sealed partial class CudaBackend
             throw new ArgumentException($"AttentionForward: output must be [{b}, {t}, {heads * hs}] {qkv.DType.Name()}, got {output.Shape} {output.DType.Name()}");
         if (lse.DType != DType.F32 || lse.Count != (long)b * heads * t)
             throw new ArgumentException($"AttentionForward: lse must be [{b}, {heads}, {t}] f32, got {lse.Shape} {lse.DType.Name()}");
+        // Two T×T×HS products per head (QKᵀ and PV), 2 FLOPs per multiply-add.
+        double flops = 4.0 * b * heads * t * t * hs;
         if (TensorCoreAttention(qkv.DType, hs))
         {
-            K(AttentionMmaSource, $"attention_forward_mma_bf16_hs{hs}").Launch(((uint)((t + MmaRows - 1) / MmaRows), (uint)(b * heads), 1), (MmaThreads, 1, 1), 0,
+            K(AttentionMmaSource, $"attention_forward_mma_bf16_hs{hs}").Launch(LaunchCost.Of(flops, FlopRate.Bf16), ((uint)((t + MmaRows - 1) / MmaRows), (uint)(b * heads), 1), (MmaThreads, 1, 1), 0,
                 qkv, keyMask, heads, t, scale, dropout, seed, offset, output, lse);
             return;
         }
         int br = AttentionTiles(hs).Forward;
-        K(AttentionSource, $"attention_forward_{suffix}_hs{hs}").Launch(((uint)((t + br - 1) / br), (uint)(b * heads), 1), (256, 1, 1), 0,
+        K(AttentionSource, $"attention_forward_{suffix}_hs{hs}").Launch(LaunchCost.Of(flops, FlopRate.Fp32), ((uint)((t + br - 1) / br), (uint)(b * heads), 1), (256, 1, 1), 0,
             qkv, keyMask, heads, t, scale, dropout, seed, offset, output, lse);
     }
 
@@ -57,19 +59,22 @@ public sealed partial class CudaBackend
             throw new ArgumentException($"AttentionBackward: dQkv must match qkv {qkv.Shape} {qkv.DType.Name()}, got {dQkv.Shape} {dQkv.DType.Name()}");
         // D = rowsum(dO∘O) [B, NH, T]: written by the dQ kernel, read by the dK/dV kernel that runs after it.
         using var dRows = Scratch((long)b * heads * t);
+        // T×T×HS products: the dQ kernel recomputes S and forms dP and dQ (3); the dK/dV kernel recomputes S and P
+        // and forms dV, dP and dK (4).
+        double product = 2.0 * b * heads * t * t * hs;
         if (TensorCoreAttention(qkv.DType, hs))
         {
             var grid = ((uint)((t + MmaRows - 1) / MmaRows), (uint)(b * heads), 1u);
-            K(AttentionMmaSource, $"attention_backward_dq_mma_bf16_hs{hs}").Launch(grid, (MmaThreads, 1, 1), 0,
+            K(AttentionMmaSource, $"attention_backward_dq_mma_bf16_hs{hs}").Launch(LaunchCost.Of(3 * product, FlopRate.Bf16), grid, (MmaThreads, 1, 1), 0,
                 dOutput, qkv, keyMask, output, lse, heads, t, scale, dropout, seed, offset, dRows, dQkv);
-            K(AttentionMmaSource, $"attention_backward_dkdv_mma_bf16_hs{hs}").Launch(grid, (MmaThreads, 1, 1), 0,
+            K(AttentionMmaSource, $"attention_backward_dkdv_mma_bf16_hs{hs}").Launch(LaunchCost.Of(4 * product, FlopRate.Bf16), grid, (MmaThreads, 1, 1), 0,
                 dOutput, qkv, keyMask, lse, dRows, heads, t, scale, dropout, seed, offset, dQkv);
             return;
         }
         var (_, bq, bk) = AttentionTiles(hs);
-        K(AttentionSource, $"attention_backward_dq_{suffix}_hs{hs}").Launch(((uint)((t + bq - 1) / bq), (uint)(b * heads), 1), (256, 1, 1), 0,
+        K(AttentionSource, $"attention_backward_dq_{suffix}_hs{hs}").Launch(LaunchCost.Of(3 * product, FlopRate.Fp32), ((uint)((t + bq - 1) / bq), (uint)(b * heads), 1), (256, 1, 1), 0,
             dOutput, qkv, keyMask, output, lse, heads, t, scale, dropout, seed, offset, dRows, dQkv);
-        K(AttentionSource, $"attention_backward_dkdv_{suffix}_hs{hs}").Launch(((uint)((t + bk - 1) / bk), (uint)(b * heads), 1), (256, 1, 1), 0,
+        K(AttentionSource, $"attention_backward_dkdv_{suffix}_hs{hs}").Launch(LaunchCost.Of(4 * product, FlopRate.Fp32), ((uint)((t + bk - 1) / bk), (uint)(b * heads), 1), (256, 1, 1), 0,
             dOutput, qkv, keyMask, lse, dRows, heads, t, scale, dropout, seed, offset, dQkv);
     }
 

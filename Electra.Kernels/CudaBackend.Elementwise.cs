@@ -11,6 +11,7 @@ public sealed unsafe partial class CudaBackend
     {
         Own("Fill", dst);
         CudaDevice.MakeCurrent();
+        if (dst.DType != DType.BF16) Profile.Memset(dst.Bytes);
         switch (dst.DType)
         {
             case DType.F32:
@@ -33,7 +34,10 @@ public sealed unsafe partial class CudaBackend
         {
             CudaDevice.MakeCurrent();
             if (src.Pointer != dst.Pointer && src.Bytes > 0)
+            {
                 Driver.Check(Driver.cuMemcpyDtoDAsync_v2(Ptr(dst), Ptr(src), (nuint)src.Bytes, CudaDevice.Stream), "cuMemcpyDtoDAsync_v2");
+                Profile.DeviceCopy(src.Bytes);
+            }
         }
         else if (src.DType == DType.F32 && dst.DType == DType.BF16) K(Elementwise, "f32_to_bf16").Launch1D(src.Count, Threads, src, dst, src.Count);
         else if (src.DType == DType.BF16 && dst.DType == DType.F32) K(Elementwise, "bf16_to_f32").Launch1D(src.Count, Threads, src, dst, src.Count);
@@ -116,14 +120,19 @@ public sealed unsafe partial class CudaBackend
         ColumnSums(dY, dY.Shape.Rows, cols, dBias, beta);
     }
 
-    /// <summary>Deterministic column sums of a [rows, cols] matrix (F32 or BF16) into F32 dst (beta·dst + Σ), two stages.</summary>
+    /// <summary>Deterministic column sums of a [rows, cols] matrix (F32 or BF16) into F32 dst (beta·dst + Σ), in one launch.</summary>
     internal void ColumnSums(Tensor x, long rows, int cols, Tensor dst, float beta)
     {
         const int rowsPerBlock = 256;
+        int tiles = (cols + 31) / 32;
+        if (tiles > ColumnTickets)
+            throw new ArgumentException($"column sums: {cols} columns is more than the {ColumnTickets * 32} the ticket table serves");
         int rowBlocks = (int)Math.Max(1, (rows + rowsPerBlock - 1) / rowsPerBlock);
         using var partials = Scratch((long)rowBlocks * cols);
-        K(Reduce, "column_sums_partial" + Activations("ColumnSums", x)).Launch(((uint)((cols + 31) / 32), (uint)rowBlocks, 1), (32, 8, 1), 0, x, rows, cols, rowsPerBlock, partials);
-        K(Reduce, "column_sums_finish").Launch(((uint)((cols + Threads - 1) / Threads), 1, 1), (Threads, 1, 1), 0, partials, rowBlocks, cols, dst, beta);
+        // The kernel reads x and writes each partial once, then reads the partials again: bytes beyond its tensors.
+        long bytes = x.Bytes + 2 * partials.Bytes + (beta == 0f ? 1 : 2) * dst.Bytes;
+        K(Reduce, "column_sums" + Activations("ColumnSums", x)).Launch(new LaunchCost(0, FlopRate.None, bytes), ((uint)tiles, (uint)rowBlocks, 1), (32, 8, 1), 0,
+            x, rows, cols, rowsPerBlock, partials, (ulong)_columnTickets, dst, beta);
     }
 
     public void BiasGeluForward(Tensor x, Tensor bias, Tensor y)

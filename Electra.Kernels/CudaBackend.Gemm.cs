@@ -39,6 +39,9 @@ public sealed unsafe partial class CudaBackend
         var opA = transA ? CublasOperation.T : CublasOperation.N;
         int ldb = transB ? k : n, lda = transA ? m : k, ldc = n;
         float al = alpha, be = beta;
+        long bytes = a.Bytes + b.Bytes + (beta == 0f ? 1 : 2) * c.Bytes;
+        var rate = a.DType == DType.BF16 ? FlopRate.Bf16 : compute == CublasComputeType.C32FFastTf32 ? FlopRate.Tf32 : FlopRate.Fp32;
+        Profile.Cublas(bytes, 2.0 * batch * m * n * k, rate);
         if (batch == 1)
         {
             Cublas.Check(Cublas.cublasGemmEx(_cublas, opB, opA, n, m, k, &al, Ptr(b), ab, ldb, Ptr(a), ab, lda, &be, Ptr(c), ct, ldc, compute, Cublas.GemmDefault),

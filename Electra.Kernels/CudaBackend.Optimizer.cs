@@ -5,10 +5,13 @@ namespace Electra.Cuda;
 
 public sealed unsafe partial class CudaBackend
 {
-    // Multi-tensor launches take a device table of chunks (one block each). A training step passes the same
-    // tensors every time, so each table is built once, kept in pinned + device memory, and found again by its
-    // contents; the upload is an async copy from pinned memory, which is also legal inside a graph capture.
+    // Multi-tensor launches take a device table of chunks (one block each). A table is found again by its contents,
+    // so a step that passes the same tensors uploads nothing. Gradients come back at new addresses each step, so
+    // a table whose contents changed is rewritten in place (an asynchronous upload, queued after every launch that
+    // read the old contents): after the first step no table costs an allocation or a wait. A table that a captured
+    // graph uses is never rewritten or freed while the backend lives, since every replay reads it again.
     private const int ChunkElements = 1 << 16;
+    private const int MaxTables = 64;
     private readonly Dictionary<string, ChunkTable> _tables = new();
 
     [StructLayout(LayoutKind.Sequential)]
@@ -28,16 +31,19 @@ public sealed unsafe partial class CudaBackend
         public ulong Copy; // the parameter's bf16 copy, or 0
     }
 
-    private sealed class ChunkTable : IDisposable
+    private sealed class ChunkTable(string kind, int count, ulong device, CudaProfile profile) : IDisposable
     {
-        public PinnedBuffer Host { get; } = new();
-        public ulong Device { get; set; }
-        public int Count { get; set; }
+        public string Kind { get; } = kind;
+        public int Count { get; } = count;
+        public ulong Device { get; } = device;
+
+        /// <summary>Read by a captured graph: its contents must stay as they are.</summary>
+        public bool Captured { get; set; }
 
         public void Dispose()
         {
-            Host.Dispose();
-            if (Device != 0) Driver.cuMemFree_v2(Device);
+            Driver.cuMemFree_v2(Device);
+            profile.DriverFree();
         }
     }
 
@@ -45,29 +51,46 @@ public sealed unsafe partial class CudaBackend
     {
         var bytes = MemoryMarshal.AsBytes(chunks.AsSpan());
         string key = kind + ":" + Convert.ToBase64String(bytes);
-        if (_tables.TryGetValue(key, out var table)) return table;
-        // Under stream capture the upload below would only be recorded, not done, and the eviction's synchronise
-        // would break the capture: a table must exist before its op is captured.
-        if (CudaDevice.Allocator.IsCapturing)
+        bool capturing = CudaDevice.Allocator.IsCapturing;
+        if (_tables.TryGetValue(key, out var table))
+        {
+            table.Captured |= capturing;
+            return table;
+        }
+        // Under stream capture an upload would be recorded and replayed from host memory reused since: a table must
+        // be on the device before its op is captured.
+        if (capturing)
             throw new InvalidOperationException(
                 $"{(kind == "adamw" ? "AdamW" : "GlobalNorm/ClipByNorm")} over this parameter set runs for the first time inside a CUDA graph capture; " +
                 "run it once eagerly (a warm-up step) so its chunk table is on the device, then capture");
-        if (_tables.Count > 64)
+        var reusable = _tables.FirstOrDefault(e => !e.Value.Captured && e.Value.Kind == kind && e.Value.Count == chunks.Length);
+        if (reusable.Value is not null)
         {
-            // Shapes or parameter sets that keep changing: drop the old tables rather than grow forever.
-            CudaDevice.Synchronize();
-            foreach (var t in _tables.Values) t.Dispose();
-            _tables.Clear();
+            _tables.Remove(reusable.Key);
+            table = reusable.Value;
         }
-        CudaDevice.MakeCurrent(); // before the pinned host buffer: cuMemAllocHost needs the context too
-        table = new ChunkTable { Count = chunks.Length };
-        table.Host.EnsureCapacity(bytes.Length);
-        bytes.CopyTo(table.Host.Span(bytes.Length));
-        Driver.Check(Driver.cuMemAlloc_v2(out var d, (nuint)Math.Max(bytes.Length, 16)), "cuMemAlloc_v2(chunk table)");
-        table.Device = d;
-        Driver.Check(Driver.cuMemcpyHtoDAsync_v2(d, (void*)table.Host.Pointer, (nuint)bytes.Length, CudaDevice.Stream), "cuMemcpyHtoDAsync_v2(chunk table)");
+        else
+        {
+            if (_tables.Count >= MaxTables) EvictUncapturedTables();
+            CudaDevice.MakeCurrent();
+            Driver.Check(Driver.cuMemAlloc_v2(out var d, (nuint)Math.Max(bytes.Length, 16)), "cuMemAlloc_v2(chunk table)");
+            Profile.DriverAllocation();
+            table = new ChunkTable(kind, chunks.Length, d, Profile);
+        }
+        lock (_copyGate) _uploads.Upload(bytes, table.Device);
         _tables[key] = table;
         return table;
+    }
+
+    /// <summary>Parameter sets that keep changing size: drop the tables no graph needs rather than grow forever.</summary>
+    private void EvictUncapturedTables()
+    {
+        CudaDevice.Synchronize(); // cuMemFree must not free a table a queued launch still reads
+        foreach (var (key, t) in _tables.Where(e => !e.Value.Captured).ToList())
+        {
+            t.Dispose();
+            _tables.Remove(key);
+        }
     }
 
     private static Chunk[] Chunks(IReadOnlyList<Tensor> tensors)

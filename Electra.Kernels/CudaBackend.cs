@@ -5,7 +5,8 @@ namespace Electra.Cuda;
 
 /// <summary>
 /// The CUDA backend: every IBackend primitive as a kernel of kernels-cu/ or a cuBLAS call, all queued on the
-/// device's one stream. Host code never waits except in copies to the host and <see cref="Synchronize"/>.
+/// device's one stream. Host code never waits except in copies to the host, uploads of more than 4 MiB and
+/// <see cref="Synchronize"/>.
 /// Index errors found by kernels (an embedding id out of range…) are raised at the next synchronisation.
 /// Families live in partial files named after them.
 /// </summary>
@@ -14,9 +15,12 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
     private const int Threads = 256;
     private const long StagingChunk = 32L << 20;
 
-    private readonly PinnedBuffer _staging = new();
+    private readonly PinnedBuffer _staging;
+    private readonly UploadRing _uploads;
     private readonly Lock _copyGate = new();
     private readonly ulong _errors; // int[4] on the device: code, position, value
+    private const int ColumnTickets = 1 << 16;
+    private readonly ulong _columnTickets; // uint[ColumnTickets], zero between launches: see reduce.cu's column_sums
     private readonly nint _cublas;
     private readonly ulong _cublasWorkspace;
     private bool _disposed;
@@ -25,9 +29,13 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
     {
         CudaDevice = device;
         Device = Electra.Device.Cuda(device.Ordinal);
+        _staging = new PinnedBuffer(device.Profile);
         device.MakeCurrent();
+        _uploads = new UploadRing(device);
         Driver.Check(Driver.cuMemAlloc_v2(out _errors, 16), "cuMemAlloc_v2(errors)");
         Driver.Check(Driver.cuMemsetD32_v2(_errors, 0, 4), "cuMemsetD32_v2(errors)");
+        Driver.Check(Driver.cuMemAlloc_v2(out _columnTickets, ColumnTickets * 4), "cuMemAlloc_v2(column tickets)");
+        Driver.Check(Driver.cuMemsetD32_v2(_columnTickets, 0, ColumnTickets), "cuMemsetD32_v2(column tickets)");
         NativeLibraries.Require(NativeLibraries.Cublas);
         Cublas.Check(Cublas.cublasCreate_v2(out _cublas), "cublasCreate_v2");
         Cublas.Check(Cublas.cublasSetStream_v2(_cublas, device.Stream), "cublasSetStream_v2");
@@ -59,6 +67,9 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
     public CudaAllocator Allocator => CudaDevice.Allocator;
     public int CublasVersion { get; }
 
+    /// <summary>The device's counters (<see cref="CudaDevice.Profile"/>): a step profile is the difference of two snapshots.</summary>
+    public CudaProfile Profile => CudaDevice.Profile;
+
     /// <summary>F32 GEMMs on tensor cores in TF32 (10-bit mantissa inputs, F32 accumulation). On by default.</summary>
     public bool AllowTf32 { get; set; } = true;
 
@@ -72,22 +83,36 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
 
     // ---- copies and synchronisation ------------------------------------------------------------------------------
 
+    /// <summary>
+    /// Queues the upload and returns: small uploads (a batch, a table) go through the <see cref="UploadRing"/> and
+    /// never wait; larger ones (loading weights) are staged in chunks, waiting for each. Not allowed inside a graph
+    /// capture, whose replays would copy from host memory that has been reused since.
+    /// </summary>
     public void CopyFromHost(ReadOnlySpan<byte> source, Tensor destination)
     {
         if (source.Length != destination.Bytes)
             throw new ArgumentException($"CopyFromHost: {source.Length} bytes for a tensor of {destination.Bytes}");
+        if (Allocator.IsCapturing)
+            throw new InvalidOperationException(
+                $"CopyFromHost of {destination.Shape} inside a CUDA graph capture: upload a graph's inputs into its tensors before each replay, outside the captured region");
         CudaDevice.MakeCurrent();
         lock (_copyGate)
         {
             ulong dst = Ptr(destination);
+            if (source.Length <= UploadRing.HalfBytes)
+            {
+                _uploads.Upload(source, dst);
+                return;
+            }
             for (long done = 0; done < source.Length;)
             {
                 long n = Math.Min(StagingChunk, source.Length - done);
                 _staging.EnsureCapacity(n);
                 source.Slice((int)done, (int)n).CopyTo(_staging.Span(n));
                 Driver.Check(Driver.cuMemcpyHtoDAsync_v2(dst + (ulong)done, (void*)_staging.Pointer, (nuint)n, CudaDevice.Stream), "cuMemcpyHtoDAsync_v2");
+                Profile.Upload(n);
                 // The staging buffer is reused by the next chunk: wait until the DMA has read it.
-                Driver.Check(Driver.cuStreamSynchronize(CudaDevice.Stream), "cuStreamSynchronize");
+                CudaDevice.Synchronize();
                 done += n;
             }
         }
@@ -106,7 +131,8 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
                 long n = Math.Min(StagingChunk, destination.Length - done);
                 _staging.EnsureCapacity(n);
                 Driver.Check(Driver.cuMemcpyDtoHAsync_v2((void*)_staging.Pointer, src + (ulong)done, (nuint)n, CudaDevice.Stream), "cuMemcpyDtoHAsync_v2");
-                Driver.Check(Driver.cuStreamSynchronize(CudaDevice.Stream), "cuStreamSynchronize");
+                Profile.Download(n);
+                CudaDevice.Synchronize();
                 _staging.Span(n).CopyTo(destination.Slice((int)done, (int)n));
                 done += n;
             }
@@ -124,6 +150,9 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
     private void ThrowDeferredErrors()
     {
         var e = stackalloc int[4];
+        // A synchronous copy: it waits for the stream like a synchronisation does.
+        Profile.Download(16);
+        Profile.HostSync();
         Driver.Check(Driver.cuMemcpyDtoH_v2(e, _errors, 16), "cuMemcpyDtoH_v2(errors)");
         if (e[0] == 0) return;
         Driver.Check(Driver.cuMemsetD32_v2(_errors, 0, 4), "cuMemsetD32_v2(errors)");
@@ -191,7 +220,9 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
         Cublas.cublasDestroy_v2(_cublas);
         Driver.cuMemFree_v2(_cublasWorkspace);
         Driver.cuMemFree_v2(_errors);
+        Driver.cuMemFree_v2(_columnTickets);
         _staging.Dispose();
+        _uploads.Dispose();
         CudaDevice.Dispose();
     }
 }

@@ -49,6 +49,9 @@ public sealed unsafe class CudaDevice : IDisposable
     public long TotalMemory { get; }
     public CudaAllocator Allocator { get; }
 
+    /// <summary>What the host has asked of this device so far: launches, synchronisations, allocations, bytes.</summary>
+    public CudaProfile Profile { get; } = new();
+
     /// <summary>Initialises the driver and opens device <paramref name="ordinal"/>; CudaUnavailableException says why not.</summary>
     public static CudaDevice Open(int ordinal = 0, KernelCache? cache = null)
     {
@@ -110,6 +113,7 @@ public sealed unsafe class CudaDevice : IDisposable
     public void Synchronize()
     {
         MakeCurrent();
+        Profile.HostSync();
         Driver.Check(Driver.cuStreamSynchronize(Stream), "cuStreamSynchronize");
     }
 
@@ -156,12 +160,20 @@ public sealed unsafe class CudaDevice : IDisposable
     public override string ToString() => $"cuda:{Ordinal} {Name} (sm_{Arch}, {MultiprocessorCount} SMs, {TotalMemory / (1 << 20)} MiB)";
 }
 
-/// <summary>One argument of a kernel launch, stored in 8 bytes (the driver reads as many as the parameter's size).</summary>
+/// <summary>
+/// One argument of a kernel launch: its value in 8 bytes (the driver reads as many as the parameter's size) and, for
+/// a tensor, the tensor's size, which is what the launch moves through memory unless the site declares otherwise.
+/// </summary>
 public readonly struct KernelArg
 {
     public readonly ulong Bits;
+    public readonly long Bytes;
 
-    private KernelArg(ulong bits) => Bits = bits;
+    private KernelArg(ulong bits, long bytes = 0)
+    {
+        Bits = bits;
+        Bytes = bytes;
+    }
 
     public static implicit operator KernelArg(int v) => new((uint)v);
     public static implicit operator KernelArg(uint v) => new(v);
@@ -169,7 +181,7 @@ public readonly struct KernelArg
     public static implicit operator KernelArg(ulong v) => new(v);
     public static implicit operator KernelArg(float v) => new(BitConverter.SingleToUInt32Bits(v));
     public static implicit operator KernelArg(nint v) => new((ulong)v);
-    public static implicit operator KernelArg(Tensor? t) => new(t is null ? 0UL : (ulong)t.Pointer);
+    public static implicit operator KernelArg(Tensor? t) => t is null ? new(0UL) : new((ulong)t.Pointer, t.Bytes);
 }
 
 /// <summary>A loaded kernel function; launches go on the device's stream and are checked.</summary>
@@ -188,16 +200,23 @@ public sealed unsafe class CudaKernel(CudaDevice device, string name, nint funct
     public void SetMaxDynamicSharedMemory(int bytes) =>
         Driver.Check(Driver.cuFuncSetAttribute(Function, CuFunctionAttribute.MaxDynamicSharedSizeBytes, bytes), $"cuFuncSetAttribute({Name}, MaxDynamicSharedSizeBytes={bytes})");
 
-    public void Launch((uint X, uint Y, uint Z) grid, (uint X, uint Y, uint Z) block, uint sharedBytes, params ReadOnlySpan<KernelArg> args)
+    /// <summary>A launch that moves its tensor arguments once and does no arithmetic worth modelling.</summary>
+    public void Launch((uint X, uint Y, uint Z) grid, (uint X, uint Y, uint Z) block, uint sharedBytes, params ReadOnlySpan<KernelArg> args) =>
+        Launch(default, grid, block, sharedBytes, args);
+
+    /// <summary>A launch whose FLOPs (or bytes, when they differ from its tensor arguments' sizes) the site declares.</summary>
+    public void Launch(LaunchCost cost, (uint X, uint Y, uint Z) grid, (uint X, uint Y, uint Z) block, uint sharedBytes, params ReadOnlySpan<KernelArg> args)
     {
         if (grid.X == 0 || grid.Y == 0 || grid.Z == 0) return; // nothing to do: an empty tensor
         device.MakeCurrent();
         var values = stackalloc ulong[Math.Max(1, args.Length)];
         var pointers = stackalloc void*[Math.Max(1, args.Length)];
+        long bytes = 0;
         for (int i = 0; i < args.Length; i++)
         {
             values[i] = args[i].Bits;
             pointers[i] = values + i;
+            bytes += args[i].Bytes;
         }
         var result = Driver.cuLaunchKernel(Function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, sharedBytes, device.Stream, pointers, null);
         if (result != CuResult.Success)
@@ -206,6 +225,7 @@ public sealed unsafe class CudaKernel(CudaDevice device, string name, nint funct
             throw new CudaException($"cuLaunchKernel({Name}, grid ({grid.X}, {grid.Y}, {grid.Z}), block ({block.X}, {block.Y}, {block.Z}), {sharedBytes} B shared)",
                 errName, text, (int)result);
         }
+        device.Profile.Kernel(Name, bytes, cost);
     }
 
     /// <summary>1-D launch of <paramref name="threads"/> threads in blocks of <paramref name="block"/>, capped for grid-stride loops.</summary>

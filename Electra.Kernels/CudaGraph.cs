@@ -14,13 +14,17 @@ public sealed class CudaGraph : IDisposable
     private readonly CudaAllocator.GraphPool _pool;
     private nint _graph, _exec;
 
-    private CudaGraph(CudaDevice device, CudaAllocator.GraphPool pool, nint graph, nint exec)
+    private CudaGraph(CudaDevice device, CudaAllocator.GraphPool pool, nint graph, nint exec, CudaProfile.Counts work)
     {
         _device = device;
         _pool = pool;
         _graph = graph;
         _exec = exec;
+        Work = work;
     }
+
+    /// <summary>The device work one replay does (kernels, GEMMs, copies and their modelled time), as captured.</summary>
+    public CudaProfile.Counts Work { get; }
 
     /// <summary>Runs <paramref name="region"/> under stream capture (it executes nothing) and instantiates the graph.</summary>
     public static CudaGraph Capture(CudaBackend backend, Action region)
@@ -29,7 +33,9 @@ public sealed class CudaGraph : IDisposable
         device.MakeCurrent();
         var pool = new CudaAllocator.GraphPool();
         device.Allocator.BeginCapture(pool);
+        device.Profile.BeginCapture();
         nint graph;
+        CudaProfile.Counts work;
         try
         {
             // Relaxed mode: the allocator may still call cuMemAlloc for a block the region needs the first time.
@@ -53,6 +59,7 @@ public sealed class CudaGraph : IDisposable
         }
         finally
         {
+            work = device.Profile.EndCapture();
             device.Allocator.EndCapture();
         }
         var r = Driver.cuGraphInstantiateWithFlags(out var exec, graph, 0);
@@ -62,7 +69,7 @@ public sealed class CudaGraph : IDisposable
             device.Allocator.ReleasePool(pool);
             Driver.Check(r, "cuGraphInstantiateWithFlags");
         }
-        return new CudaGraph(device, pool, graph, exec);
+        return new CudaGraph(device, pool, graph, exec, work);
     }
 
     /// <summary>Queues one replay of the captured work on the device's stream.</summary>
@@ -71,6 +78,7 @@ public sealed class CudaGraph : IDisposable
         ObjectDisposedException.ThrowIf(_exec == 0, this);
         _device.MakeCurrent();
         Driver.Check(Driver.cuGraphLaunch(_exec, _device.Stream), "cuGraphLaunch");
+        _device.Profile.GraphLaunch(Work);
     }
 
     public void Dispose()

@@ -23,7 +23,12 @@ public sealed record ElectraConfig
     public float InitializerRange { get; init; } = 0.02f;
     public float LayerNormEps { get; init; } = 1e-12f;
     public int PadTokenId { get; init; }
+    /// <summary>HF's classifier_dropout: the classification head's dropout, hidden_dropout_prob when null.</summary>
+    public float? ClassifierDropout { get; init; }
     public string[] Architectures { get; init; } = ["ElectraForPreTraining"];
+
+    /// <summary>hidden_act values that are the exact erf GELU this model computes.</summary>
+    public static readonly string[] SupportedActivations = ["gelu", "gelu_python"];
 
     public int HeadSize => HiddenSize / NumAttentionHeads;
 
@@ -44,10 +49,21 @@ public sealed record ElectraConfig
         Positive(TypeVocabSize, "type_vocab_size");
         if (HiddenSize % NumAttentionHeads != 0)
             throw new InvalidDataException($"{source}: hidden_size {HiddenSize} is not divisible by num_attention_heads {NumAttentionHeads}");
-        if (HiddenAct is not ("gelu" or "gelu_python"))
-            throw new InvalidDataException($"{source}: hidden_act '{HiddenAct}' is not supported (only the exact erf 'gelu')");
-        if (HiddenDropoutProb is < 0 or >= 1 || AttentionProbsDropoutProb is < 0 or >= 1)
-            throw new InvalidDataException($"{source}: dropout probabilities must be in [0, 1)");
+        if (!SupportedActivations.Contains(HiddenAct))
+            throw new InvalidDataException(
+                $"{source}: hidden_act '{HiddenAct}' is not supported (supported: {string.Join(", ", SupportedActivations)}, the exact erf GELU)");
+        void Probability(float p, string name)
+        {
+            // Written so that NaN fails too.
+            if (!(p >= 0 && p < 1)) throw new InvalidDataException($"{source}: {name} must be in [0, 1), got {p}");
+        }
+        Probability(HiddenDropoutProb, "hidden_dropout_prob");
+        Probability(AttentionProbsDropoutProb, "attention_probs_dropout_prob");
+        if (ClassifierDropout is { } classifier) Probability(classifier, "classifier_dropout");
+        if (!(LayerNormEps > 0 && float.IsFinite(LayerNormEps)))
+            throw new InvalidDataException($"{source}: layer_norm_eps must be a positive number, got {LayerNormEps}");
+        if (!(InitializerRange >= 0 && float.IsFinite(InitializerRange)))
+            throw new InvalidDataException($"{source}: initializer_range must be a non-negative number, got {InitializerRange}");
         if (PadTokenId < 0 || PadTokenId >= VocabSize)
             throw new InvalidDataException($"{source}: pad_token_id {PadTokenId} is outside the vocabulary of {VocabSize}");
         return this;
@@ -114,6 +130,7 @@ public sealed record ElectraConfig
             ["type_vocab_size"] = TypeVocabSize,
             ["vocab_size"] = VocabSize,
         };
+        if (ClassifierDropout is { } classifierDropout) o["classifier_dropout"] = classifierDropout;
         return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
     }
 
@@ -159,14 +176,42 @@ public sealed record ElectraConfig
                 throw new InvalidDataException($"{source}: '{key}' must be a number, got {n.ToJsonString()}");
             }
         }
-        string Str(string key, string fallback) => o.TryGetPropertyValue(key, out var n) && n is JsonValue v && v.TryGetValue<string>(out var s) ? s : fallback;
+        string Str(string key, string fallback)
+        {
+            if (!o.TryGetPropertyValue(key, out var n) || n is null) return fallback;
+            return n is JsonValue v && v.TryGetValue<string>(out var s)
+                ? s
+                : throw new InvalidDataException($"{source}: '{key}' must be a string, got {n.ToJsonString()}");
+        }
+        bool Bool(string key, bool fallback)
+        {
+            if (!o.TryGetPropertyValue(key, out var n) || n is null) return fallback;
+            return n is JsonValue v && v.TryGetValue<bool>(out var b)
+                ? b
+                : throw new InvalidDataException($"{source}: '{key}' must be true or false, got {n.ToJsonString()}");
+        }
+        // Fields HF's ELECTRA and BERT read that change what the network computes: a value this model does not
+        // implement must not run as the default (a relative_key model would silently get absolute positions, and
+        // finetune would write "absolute" back).
+        void Only<T>(string key, T value, params T[] supported)
+        {
+            if (!supported.Contains(value))
+                throw new InvalidDataException(
+                    $"{source}: {key} {Show(value)} is not supported (supported: {string.Join(", ", supported.Select(Show))})");
+        }
+        static string Show<T>(T value) => value is string s ? $"'{s}'" : value is bool b ? (b ? "true" : "false") : $"{value}";
 
-        if (o.TryGetPropertyValue("model_type", out var mt) && mt is JsonValue mv && mv.TryGetValue<string>(out var modelType)
-            && modelType is not ("electra" or "bert"))
-            throw new InvalidDataException($"{source}: model_type '{modelType}' is not supported (electra or bert)");
+        var modelType = Str("model_type", "electra");
+        Only("model_type", modelType, "electra", "bert");
+        Only("position_embedding_type", Str("position_embedding_type", "absolute"), "absolute");
+        Only("is_decoder", Bool("is_decoder", false), false);
+        Only("add_cross_attention", Bool("add_cross_attention", false), false);
 
         int hidden = Int("hidden_size", 256);
-        var archs = o["architectures"] is JsonArray a ? a.Select(x => x?.GetValue<string>() ?? "").ToArray() : [];
+        var archs = o["architectures"] is JsonArray a ? a.Select(x => x is JsonValue v && v.TryGetValue<string>(out var s) ? s : "").ToArray() : [];
+        // The generator's output layer is always the word embeddings here; an untied one would be dropped.
+        if (archs.Contains("ElectraForMaskedLM")) Only("tie_word_embeddings", Bool("tie_word_embeddings", true), true);
+        float? classifierDropout = o.TryGetPropertyValue("classifier_dropout", out var cd) && cd is not null ? Float("classifier_dropout", 0f) : null;
         return new ElectraConfig
         {
             VocabSize = Int("vocab_size", 30522),
@@ -183,6 +228,7 @@ public sealed record ElectraConfig
             InitializerRange = Float("initializer_range", 0.02f),
             LayerNormEps = Float("layer_norm_eps", 1e-12f),
             PadTokenId = Int("pad_token_id", 0),
+            ClassifierDropout = classifierDropout,
             Architectures = archs,
         }.Validate(source);
     }

@@ -18,7 +18,7 @@ public sealed class SequenceClassifier : Module
         var head = RegisterModule("classifier", new TransformerLayer.Block());
         Dense = head.Add("dense", new Linear(config.HiddenSize, config.HiddenSize, true, config.InitializerRange, rng, device));
         OutProj = head.Add("out_proj", new Linear(config.HiddenSize, numLabels, true, config.InitializerRange, rng, device));
-        Dropout = RegisterModule("dropout", new Dropout(config.HiddenDropoutProb));
+        Dropout = RegisterModule("dropout", new Dropout(config.ClassifierDropout ?? config.HiddenDropoutProb));
     }
 
     public ElectraConfig Config { get; }

@@ -46,9 +46,10 @@ public sealed class TransformerLayer : Module
         float attnDropout = Training ? _config.AttentionProbsDropoutProb : 0f;
         var context = Ops.Attention(qkv, keyMask, _config.NumAttentionHeads, attnDropout, Training ? Random : null)
             .Reshape(b * t, h);                                                          // [B·T, H]
-        var attended = AttentionNorm.Forward(HiddenDropout.Forward(AttentionDense.Forward(context)), x);
+        // Each dense layer's bias and the hidden dropout run inside the LayerNorm that follows.
+        var attended = AttentionNorm.Forward(AttentionDense.ForwardWithoutBias(context), x, AttentionDense.Bias!, HiddenDropout);
         var inner = Intermediate.ForwardGelu(attended);                                 // [B·T, I]
-        return OutputNorm.Forward(HiddenDropout.Forward(OutputDense.Forward(inner)), attended);
+        return OutputNorm.Forward(OutputDense.ForwardWithoutBias(inner), attended, OutputDense.Bias!, HiddenDropout);
     }
 
     /// <summary>A named grouping with no computation of its own, so parameter paths match HF's.</summary>

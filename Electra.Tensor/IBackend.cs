@@ -73,16 +73,20 @@ public interface IBackend
     // ---- layer norm ---------------------------------------------------------------------------------------------
 
     /// <summary>
-    /// s = x + residual (when residual is given; else s = x); y = (s − mean)·rstd·γ + β over the last axis.
-    /// Writes y [R, C], mean [R], rstd [R], and s [R, C] when <paramref name="sum"/> is given (backward needs it).
+    /// s = u + residual (when residual is given; else s = u) with u = dropout(x + bias) as <paramref name="input"/>
+    /// says (u = x by default); y = (s − mean)·rstd·γ + β over the last axis. Writes y [R, C], mean [R], rstd [R],
+    /// and s [R, C] when <paramref name="sum"/> is given (backward needs it; it must be given when u ≠ x).
     /// </summary>
-    void LayerNormForward(Tensor x, Tensor? residual, Tensor gamma, Tensor beta, float eps, Tensor y, Tensor mean, Tensor rstd, Tensor? sum);
+    void LayerNormForward(Tensor x, Tensor? residual, Tensor gamma, Tensor beta, float eps, Tensor y, Tensor mean, Tensor rstd, Tensor? sum,
+        LayerNormInput input = default);
 
     /// <summary>
     /// From dY and the saved s, mean, rstd: dS (written), dγ and dβ (overwritten; a deterministic reduction).
-    /// dS is the gradient of both x and residual.
+    /// dS is the gradient of the residual, and of x when the forward's input was x itself. Otherwise, when given,
+    /// dX = the input dropout applied to dS (the same mask), and dBias = Σ_r dX.
     /// </summary>
-    void LayerNormBackward(Tensor dY, Tensor sum, Tensor gamma, Tensor mean, Tensor rstd, Tensor dS, Tensor dGamma, Tensor dBeta);
+    void LayerNormBackward(Tensor dY, Tensor sum, Tensor gamma, Tensor mean, Tensor rstd, Tensor dS, Tensor dGamma, Tensor dBeta,
+        LayerNormInput input = default, Tensor? dX = null, Tensor? dBias = null);
 
     // ---- attention ----------------------------------------------------------------------------------------------
 
@@ -152,6 +156,16 @@ public interface IBackend
 
     /// <summary>Scales every tensor by maxNorm / max(norm, maxNorm), reading norm from device memory.</summary>
     void ClipByNorm(IReadOnlyList<Tensor> tensors, Tensor norm, float maxNorm);
+}
+
+/// <summary>
+/// What LayerNorm applies to its input before the residual add: u = dropout(x + bias), with the dropout rule of
+/// <see cref="IBackend.Dropout"/> (keep element i of [R, C] iff Philox.Uniform(seed, offset, i) ≥ p). A dense
+/// layer's bias and the hidden dropout then cost no pass of their own. The default is u = x.
+/// </summary>
+public readonly record struct LayerNormInput(Tensor? Bias, float Dropout, ulong Seed, ulong Offset)
+{
+    public bool IsIdentity => Bias is null && Dropout == 0f;
 }
 
 /// <summary>

@@ -23,6 +23,9 @@ public abstract class Storage
 
     public bool IsReleased => Volatile.Read(ref _refs) <= 0;
 
+    /// <summary>True when one tensor alone holds this memory (no view of it is alive).</summary>
+    internal bool HasOneOwner => Volatile.Read(ref _refs) == 1;
+
     internal void AddRef()
     {
         if (Interlocked.Increment(ref _refs) <= 1)

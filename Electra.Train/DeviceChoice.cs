@@ -15,9 +15,12 @@ public static class DeviceChoice
             var backend = CudaSupport.Create(index);
             return (backend.Device, $"{backend.Device} ({CudaSupport.Describe(backend)})");
         }
-        catch (Exception e) when (r == "auto" && CudaSupport.IsUnavailable(e))
+        catch (Exception e) when (CudaSupport.IsUnavailable(e))
         {
-            return (Device.Cpu, $"cpu (no CUDA: {e.Message.Split('\n')[0].TrimEnd(':', ' ')})");
+            // The first line says what failed; the paths tried follow on the next lines, and `electra info` shows them.
+            var reason = System.Text.RegularExpressions.Regex.Replace(e.Message.Split('\n')[0], @"[;,]?\s*paths tried:?\s*$", "").TrimEnd(':', ' ', ';');
+            if (r == "auto") return (Device.Cpu, $"cpu (no CUDA: {reason})");
+            throw new ArgumentException($"--device {requested}: no usable CUDA device here ({reason}); use --device cpu or auto (`electra info` lists what was tried)", e);
         }
     }
 }

@@ -1,7 +1,8 @@
 // Multi-head self-attention, fused flash-style (Dao et al. 2022, FlashAttention-2's loop order), forward and
 // backward, reading Q, K, V straight from the fused projection qkv [B, T, 3, NH, HS] (H = NH·HS).
 // Forward: out [B, T, NH, HS] = dropout(softmax(scale·QKᵀ, padding keys masked))·V and lse [B, NH, T]
-// (the log-sum-exp of each row of scaled scores; −∞ for a row with no real key, whose output is 0).
+// (the log-sum-exp of each row of scaled scores; −∞ for a row with no real key, whose output is 0; NaN, in out too,
+// for a row with a NaN score or whose real keys all score −∞, as in the CPU reference).
 // Backward recomputes P = exp(scale·QKᵀ − lse); D = rowsum(dO∘O); dS = P∘(mask·dP − D)·scale with dP = dO·Vᵀ.
 // Dropout keeps entry (b, h, i, j) iff Uniform(Philox(seed, offset, ((b·NH + h)·T + i)·T + j)) ≥ p and scales it
 // by 1/(1−p): the CPU reference's mask, bit for bit.
@@ -25,6 +26,14 @@
 namespace attn_detail {
 
 __device__ __forceinline__ float neg_inf() { return -__int_as_float(0x7f800000); }
+__device__ __forceinline__ float nan_f() { return __int_as_float(0x7fc00000); }
+
+// Whether sequence `mask` [T] has any real key; asked only for a row that gave no key any weight.
+__device__ bool has_real_key(const int* __restrict__ mask, int T_) {
+    for (int j = 0; j < T_; j++)
+        if (mask[j] != 0) return true;
+    return false;
+}
 
 
 
@@ -172,11 +181,19 @@ __device__ void forward(const T* __restrict__ qkv, const int* __restrict__ key_m
         for (int w = TX / 2; w > 0; w >>= 1) total += __shfl_xor_sync(0xffffffffu, total, w);
         const int i = i0 + ty * RM + r;
         if (i >= T_) continue;
-        const float inv = total > 0.f ? 1.f / total : 0.f;
+        // A NaN score (or +∞ against −∞) makes total NaN, and it must reach out and lse: fmaxf above skips NaN, so
+        // nothing else would show it. total is 0 when no key got weight: no real key (output 0, lse −∞), or real
+        // keys that all scored −∞, which is as undefined as NaN.
+        float inv = 1.f / total, row_lse = m[r] + logf(total);
+        if (total == 0.f) {
+            const bool keyless = !has_real_key(key_mask + (size_t)b * T_, T_);
+            inv = keyless ? 0.f : nan_f();
+            row_lse = keyless ? neg_inf() : nan_f();
+        }
         T* dst = out + ((size_t)b * T_ + i) * H + h * HS;
         #pragma unroll
         for (int c = 0; c < OC; c++) store1(dst + tx + TX * c, o[r][c] * inv);
-        if (tx == 0) lse[(size_t)bh * T_ + i] = total > 0.f ? m[r] + logf(total) : neg_inf();
+        if (tx == 0) lse[(size_t)bh * T_ + i] = row_lse;
     }
 }
 

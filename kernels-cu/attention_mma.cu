@@ -22,21 +22,37 @@
 namespace attn_mma {
 
 __device__ __forceinline__ float neg_inf() { return -__int_as_float(0x7f800000); }
+__device__ __forceinline__ float nan_f() { return __int_as_float(0x7fc00000); }
+
+// Whether sequence `mask` [T] has any real key; asked only for a row that gave no key any weight.
+__device__ bool has_real_key(const int* __restrict__ mask, int T_) {
+    for (int j = 0; j < T_; j++)
+        if (mask[j] != 0) return true;
+    return false;
+}
 
 // d += a·b: A 16×16 bf16 (row-major fragment), B 16×8 bf16 (column-major fragment), d 16×8 F32.
 // Lane (g = lane/4, t = lane%4): a = {A[g][2t..], A[g+8][2t..], A[g][2t+8..], A[g+8][2t+8..]},
 // b = {B[2t..][g], B[2t+8..][g]}, d = {D[g][2t], D[g][2t+1], D[g+8][2t], D[g+8][2t+1]} (".." = that and the next).
 __device__ __forceinline__ void mma(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+#ifdef ELECTRA_CUDASIM  // tests/cudasim: the same instruction, computed for the whole warp by the simulator
+    cudasim_mma_m16n8k16_bf16(d, a, b0, b1);
+#else
     asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
         "{%0, %1, %2, %3};"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
 }
 
 // Two floats as bf16x2, round to nearest even: lo in the low half (the lower column index).
 __device__ __forceinline__ unsigned pack(float lo, float hi) {
     unsigned r;
+#ifdef ELECTRA_CUDASIM
+    r = cudasim_cvt_rn_bf16x2_f32(hi, lo);
+#else
     asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+#endif
     return r;
 }
 
@@ -202,12 +218,19 @@ __device__ void forward(const bf16_t* __restrict__ qkv, const int* __restrict__ 
         total += __shfl_xor_sync(0xffffffffu, total, 2);
         const int i = i0 + g + 8 * r;
         if (i >= T_) continue;
-        const float inv = total > 0.f ? 1.f / total : 0.f;
+        // As in attention.cu: NaN in total (a NaN score) reaches out and lse; total 0 is a row without real keys
+        // (output 0, lse −∞) or one whose real keys all scored −∞ (NaN).
+        float inv = 1.f / total, row_lse = m[r] + logf(total);
+        if (total == 0.f) {
+            const bool keyless = !has_real_key(key_mask + (size_t)b * T_, T_);
+            inv = keyless ? 0.f : nan_f();
+            row_lse = keyless ? neg_inf() : nan_f();
+        }
         bf16_t* dst = out + ((size_t)b * T_ + i) * H + h * HS;
         #pragma unroll
         for (int d = 0; d < ND; d++)
             *reinterpret_cast<unsigned*>(dst + d * 8 + 2 * t) = pack(o[d][2 * r] * inv, o[d][2 * r + 1] * inv);
-        if (t == 0) lse[(size_t)bh * T_ + i] = total > 0.f ? m[r] + logf(total) : neg_inf();
+        if (t == 0) lse[(size_t)bh * T_ + i] = row_lse;
     }
 }
 

@@ -184,6 +184,15 @@ __device__ __forceinline__ float philox_gumbel(unsigned bits)
 
 // ---- launch helpers ----------------------------------------------------------------------------------------------
 
+// Dynamic shared memory (its size is a launch parameter). The CUDA simulator (tests/cudasim, which defines
+// ELECTRA_CUDASIM) runs kernels as C++, where an extern array cannot alias the launch's buffer: there the name is
+// a pointer to it.
+#ifdef ELECTRA_CUDASIM
+#define DYNAMIC_SHARED(T, name) T* const name = static_cast<T*>(cudasim_dynamic_shared())
+#else
+#define DYNAMIC_SHARED(T, name) extern __shared__ T name[]
+#endif
+
 // Grid-stride loop over [0, n) with 64-bit indices.
 #define GRID_STRIDE(i, n) for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)blockDim.x * gridDim.x)
 

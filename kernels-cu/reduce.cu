@@ -1,5 +1,6 @@
 // Deterministic reductions: every sum runs in a fixed tree (a fixed grid, fixed per-thread ranges, fixed
-// butterflies) in two stages, so the same input gives the same bits on every run. No atomics.
+// butterflies), so the same input gives the same bits on every run. No sum is formed with atomics; the one atomic
+// (column_sums' ticket) only decides which block adds the partials, not their order.
 #include "common.cuh"
 
 // Stage 1 of a full sum: block b sums its grid-stride share of x into partials[b].
@@ -22,15 +23,21 @@ extern "C" __global__ void sum_finish(const float* partials, int count, float* d
     if (threadIdx.x == 0) dst[0] = (float)(acc * scale);
 }
 
-// Column sums of x [rows, cols], stage 1: block (tile, rb) sums rows [rb·rowsPerBlock, …) of 32 columns.
-// blockDim = (32, 8): 32 columns × 8 row lanes, combined in lane order. The bf16 instance (bias gradients of the
-// mixed-precision step) reads bf16 rows and sums in F32, so the partials and the result are F32.
+// Column sums of x [rows, cols] in one launch: dst[c] = beta·dst[c] + Σ_r x[r, c] (dst is not read when beta = 0).
+// Block (tile, rb) sums rows [rb·rowsPerBlock, …) of 32 columns (blockDim (32, 8): 8 row lanes combined in lane
+// order) into partials[rb, ·]; the last block of a tile to finish, told by a ticket counter, adds the partials in
+// row-block order. Which block is last varies from run to run; the order of the additions does not, so the bits
+// do not either. The last block sets its ticket back to 0 for the next launch (tickets start zeroed).
+// The bf16 instance (bias gradients of the mixed-precision step) reads bf16 rows and sums in F32: the partials and
+// the result are F32.
 namespace red {
 
 template <typename T>
-__device__ __forceinline__ void column_sums_partial(const T* x, i64 rows, int cols, int rowsPerBlock, float* partials)
+__device__ __forceinline__ void column_sums(const T* x, i64 rows, int cols, int rowsPerBlock, float* partials, unsigned* tickets,
+    float* dst, float beta)
 {
     __shared__ float lanes[8][33];
+    __shared__ int last;
     int col = blockIdx.x * 32 + threadIdx.x;
     i64 start = (i64)blockIdx.y * rowsPerBlock;
     i64 end = min(rows, start + rowsPerBlock);
@@ -45,28 +52,35 @@ __device__ __forceinline__ void column_sums_partial(const T* x, i64 rows, int co
         for (int k = 1; k < 8; k++) s += lanes[k][threadIdx.x];
         partials[(i64)blockIdx.y * cols + col] = s;
     }
+    // The partial must be visible device-wide before the ticket says it is there.
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0 && threadIdx.y == 0)
+    {
+        last = atomicAdd(&tickets[blockIdx.x], 1u) == gridDim.y - 1;
+        if (last) tickets[blockIdx.x] = 0;
+    }
+    __syncthreads();
+    if (!last || threadIdx.y != 0 || col >= cols) return;
+    // Other blocks' partials were written on other SMs: read them past this SM's L1.
+    const volatile float* p = partials;
+    float total = 0.f;
+    for (unsigned b = 0; b < gridDim.y; b++) total += p[(i64)b * cols + col];
+    dst[col] = beta == 0.f ? total : beta * dst[col] + total;
 }
 
 }  // namespace red
 
-extern "C" __global__ void column_sums_partial(const float* x, i64 rows, int cols, int rowsPerBlock, float* partials)
+extern "C" __global__ void column_sums(const float* x, i64 rows, int cols, int rowsPerBlock, float* partials, unsigned* tickets,
+    float* dst, float beta)
 {
-    red::column_sums_partial(x, rows, cols, rowsPerBlock, partials);
+    red::column_sums(x, rows, cols, rowsPerBlock, partials, tickets, dst, beta);
 }
 
-extern "C" __global__ void column_sums_partial_bf16(const bf16_t* x, i64 rows, int cols, int rowsPerBlock, float* partials)
+extern "C" __global__ void column_sums_bf16(const bf16_t* x, i64 rows, int cols, int rowsPerBlock, float* partials,
+    unsigned* tickets, float* dst, float beta)
 {
-    red::column_sums_partial(x, rows, cols, rowsPerBlock, partials);
-}
-
-// Stage 2: dst[c] = beta·dst[c] + Σ_rb partials[rb, c] (dst is not read when beta = 0: it may hold garbage).
-extern "C" __global__ void column_sums_finish(const float* partials, int rowBlocks, int cols, float* dst, float beta)
-{
-    int col = blockIdx.x * blockDim.x + threadIdx.x;
-    if (col >= cols) return;
-    float s = 0.f;
-    for (int b = 0; b < rowBlocks; b++) s += partials[(i64)b * cols + col];
-    dst[col] = beta == 0.f ? s : beta * dst[col] + s;
+    red::column_sums(x, rows, cols, rowsPerBlock, partials, tickets, dst, beta);
 }
 
 // dst[r] = argmax_c x[r, c], lowest index on ties; a NaN wins over numbers (as the CPU's IndexOfMax).

@@ -2,7 +2,8 @@
 """Writes Electra.Train/Data/AccentTable.g.cs: for every BMP character whose canonical decomposition (NFD)
 contains combining marks, the decomposition with those marks removed. That is BERT's uncased accent stripping;
 .NET cannot do it at run time because the project runs with InvariantGlobalization (string.Normalize is then a
-no-op for non-ASCII text). Hangul syllables are left whole. Uses only the Python standard library."""
+no-op for non-ASCII text). Hangul syllables are left out: AccentFolding.cs decomposes them by formula.
+Uses only the Python standard library."""
 import os
 import unicodedata
 

@@ -59,6 +59,7 @@ public static unsafe partial class Driver
     [LibraryImport(Lib)] public static partial CuResult cuEventCreate(out nint evt, uint flags);
     [LibraryImport(Lib)] public static partial CuResult cuEventRecord(nint evt, nint stream);
     [LibraryImport(Lib)] public static partial CuResult cuEventSynchronize(nint evt);
+    [LibraryImport(Lib)] public static partial CuResult cuEventQuery(nint evt);
     [LibraryImport(Lib)] public static partial CuResult cuEventElapsedTime(out float milliseconds, nint start, nint end);
     [LibraryImport(Lib)] public static partial CuResult cuEventDestroy_v2(nint evt);
 

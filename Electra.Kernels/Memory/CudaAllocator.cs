@@ -138,7 +138,7 @@ public sealed class CudaAllocator : IDisposable
             if (_capturing is not null) return;
             _device.Synchronize();
             foreach (var stack in _free.Values)
-                foreach (var p in stack) Driver.cuMemFree_v2(p);
+                foreach (var p in stack) FreeToDevice(p);
             _free.Clear();
             Cached = 0;
         }
@@ -156,7 +156,7 @@ public sealed class CudaAllocator : IDisposable
             // Give the cache back and try once more: fragmentation across size classes is the usual cause.
             _device.Synchronize();
             foreach (var stack in _free.Values)
-                foreach (var p in stack) Driver.cuMemFree_v2(p);
+                foreach (var p in stack) FreeToDevice(p);
             _free.Clear();
             Cached = 0;
             r = Driver.cuMemAlloc_v2(out ptr, (nuint)size);
@@ -177,7 +177,14 @@ public sealed class CudaAllocator : IDisposable
         }
         Driver.Check(r, $"cuMemAlloc_v2({size})");
         DeviceAllocations++;
+        _device.Profile.DriverAllocation();
         return ptr;
+    }
+
+    private void FreeToDevice(ulong ptr)
+    {
+        Driver.cuMemFree_v2(ptr);
+        _device.Profile.DriverFree();
     }
 
     private static bool TryPop(Dictionary<long, Stack<ulong>> lists, long size, out ulong ptr)
@@ -207,7 +214,7 @@ public sealed class CudaAllocator : IDisposable
         lock (_gate)
         {
             foreach (var stack in _free.Values)
-                foreach (var p in stack) Driver.cuMemFree_v2(p);
+                foreach (var p in stack) FreeToDevice(p);
             _free.Clear();
             Cached = 0;
         }

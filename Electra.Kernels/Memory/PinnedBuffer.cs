@@ -6,7 +6,7 @@ namespace Electra.Cuda;
 /// Page-locked host memory for staging copies: the driver can DMA from it directly, and an asynchronous copy
 /// from it is legal (also inside a graph capture). Grows to the largest request; freed on Dispose.
 /// </summary>
-public sealed unsafe class PinnedBuffer : IDisposable
+public sealed unsafe class PinnedBuffer(CudaProfile? profile = null) : IDisposable
 {
     public nint Pointer { get; private set; }
     public long Bytes { get; private set; }
@@ -21,6 +21,7 @@ public sealed unsafe class PinnedBuffer : IDisposable
         Bytes = 0;
         long size = Math.Max(bytes, 1 << 20);
         Driver.Check(Driver.cuMemAllocHost_v2(out var p, (nuint)size), $"cuMemAllocHost_v2({size})");
+        profile?.DriverAllocation();
         Pointer = p;
         Bytes = size;
     }

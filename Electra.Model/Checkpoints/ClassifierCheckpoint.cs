@@ -11,17 +11,11 @@ public static class ClassifierCheckpoint
     {
         if (labels.Count != model.NumLabels)
             throw new ArgumentException($"{labels.Count} label names for a classifier with {model.NumLabels} outputs");
-        dir = Path.GetFullPath(dir);
-        var parent = Path.GetDirectoryName(dir)!;
-        var staging = Path.Combine(parent, $".{Path.GetFileName(dir)}.tmp-{Environment.ProcessId}");
-        if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
-        HfCheckpoint.Save(staging, model, model.Config);
-        File.WriteAllText(Path.Combine(staging, HfCheckpoint.ConfigFile), HfModelDir.ClassifierConfigJson(model.Config, labels, task));
-        var old = dir + ".old";
-        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
-        if (Directory.Exists(dir)) Directory.Move(dir, old);
-        Directory.Move(staging, dir);
-        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
+        DirectorySwap.Write(dir, staging =>
+        {
+            HfCheckpoint.Save(staging, model, model.Config);
+            File.WriteAllText(Path.Combine(staging, HfCheckpoint.ConfigFile), HfModelDir.ClassifierConfigJson(model.Config, labels, task));
+        });
     }
 
     /// <summary>Loads a classifier saved by <see cref="Save"/> or by HF's <c>save_pretrained</c>.</summary>

@@ -64,7 +64,15 @@ public static class HfModelDir
                 throw new InvalidDataException($"{path}: num_labels {numLabels} disagrees with id2label's {labels.Count} entries");
             if (labels.Count == 0) labels.AddRange(Enumerable.Range(0, numLabels).Select(i => $"LABEL_{i}"));
         }
-        return new HfModelInfo(dir, config, modelType, arch, labels, Str("problem_type"), Str("finetuning_task"));
+        // The head computes softmax over its labels, or one score for regression; multi-label sigmoids it does not.
+        var problemType = Str("problem_type");
+        if (problemType is not (null or "single_label_classification" or "regression"))
+            throw new InvalidDataException($"{path}: problem_type '{problemType}' is not supported (supported: single_label_classification, regression)");
+        if (problemType == "regression" && labels.Count != 1)
+            throw new InvalidDataException($"{path}: problem_type 'regression' needs num_labels 1, got {labels.Count}");
+        if (problemType == "single_label_classification" && labels.Count < 2)
+            throw new InvalidDataException($"{path}: problem_type 'single_label_classification' needs at least 2 labels, got {labels.Count}");
+        return new HfModelInfo(dir, config, modelType, arch, labels, problemType, Str("finetuning_task"));
     }
 
     /// <summary>

@@ -15,9 +15,11 @@ internal static class Backprop
             throw new ArgumentException($"Backward: seed shape {seed.Shape} does not match tensor shape {root.Shape}");
 
         var rootGrad = seed is null ? Tensor.Ones(root.Shape, root.DType, root.Device) : Ops.Copy(seed);
+        var refs = new GradientRefs();
+        refs.Retain(rootGrad);
         if (root.IsLeaf)
         {
-            Accumulate(root, rootGrad);
+            Accumulate(root, rootGrad, refs);
             return;
         }
 
@@ -29,47 +31,98 @@ internal static class Backprop
         {
             if (!pending.Remove(node, out var g)) { node.Release(); continue; }
             var inputs = node.Inputs;
-            var grads = node.RunBackward(g);
+            var offered = Offers(inputs, pending, refs);
+            Tensor?[] grads;
+            using (GradAccumulation.Offer(inputs, offered)) grads = node.RunBackward(g);
+            var dropped = new List<Tensor>();
+            // Every use of a gradient holds a reference, so one tensor may flow to several inputs (LayerNorm's x and
+            // residual; an op passing its incoming gradient through) without a copy.
             for (int i = 0; i < inputs.Length; i++)
             {
-                var dIn = grads[i];
-                var input = inputs[i];
-                if (dIn is null || !input.RequiresGrad) { dIn?.Dispose(); continue; }
-                if (ReferenceEquals(dIn, g) || grads.Take(i).Any(o => ReferenceEquals(o, dIn)))
-                    dIn = Ops.Copy(dIn); // an op passed a gradient through; never accumulate into a shared buffer
-                if (dIn.Shape != input.Shape)
-                    throw new InvalidOperationException($"{node.Name}: gradient {dIn.Shape} for input {i} does not match its shape {input.Shape}");
+                if (grads[i] is not { } dIn) continue;
+                // Added into the pending gradient, which keeps its one reference in pending.
+                if (offered[i] is { } target && ReferenceEquals(dIn, target)) { grads[i] = null; continue; }
+                if (!inputs[i].RequiresGrad) { dropped.Add(dIn); grads[i] = null; continue; }
+                if (dIn.Shape != inputs[i].Shape)
+                    throw new InvalidOperationException($"{node.Name}: gradient {dIn.Shape} for input {i} does not match its shape {inputs[i].Shape}");
                 // A gradient has its tensor's dtype: F32 for parameters (master weights), BF16 for bf16 activations.
-                if (dIn.DType != input.DType)
-                    throw new InvalidOperationException($"{node.Name}: gradient {dIn.DType.Name()} for input {i} does not match its dtype {input.DType.Name()}");
-                if (input.GradFn is { } producer)
+                if (dIn.DType != inputs[i].DType)
+                    throw new InvalidOperationException($"{node.Name}: gradient {dIn.DType.Name()} for input {i} does not match its dtype {inputs[i].DType.Name()}");
+                refs.Retain(dIn);
+            }
+            refs.Release(g);
+            refs.DisposeUnused(dropped);
+            for (int i = 0; i < inputs.Length; i++)
+            {
+                if (grads[i] is not { } dIn) continue;
+                if (inputs[i].GradFn is { } producer)
                 {
-                    if (pending.TryGetValue(producer, out var acc)) { AddInto(acc, dIn); dIn.Dispose(); }
+                    if (pending.TryGetValue(producer, out var acc)) pending[producer] = Sum(acc, dIn, refs);
                     else pending[producer] = dIn;
                 }
                 else
                 {
-                    Accumulate(input, dIn);
+                    Accumulate(inputs[i], dIn, refs);
                 }
             }
-            g.Dispose();
             node.Release();
             observer?.Invoke(node.Name);
         }
         root.GradFn = null;
     }
 
-    /// <summary>Leaves keep their gradient across steps: it leaves every scope and belongs to the leaf.</summary>
-    private static void Accumulate(Tensor leaf, Tensor dLeaf)
+    /// <summary>
+    /// For each input, the gradient already pending for its producer when nothing else holds it, which the node's
+    /// backward may add into (<see cref="GradAccumulation"/>); null where there is none or the input occurs twice.
+    /// </summary>
+    private static Tensor?[] Offers(Tensor[] inputs, Dictionary<Node, Tensor> pending, GradientRefs refs)
     {
-        if (leaf.Grad is null)
+        var offered = new Tensor?[inputs.Length];
+        for (int i = 0; i < inputs.Length; i++)
         {
+            var input = inputs[i];
+            if (!input.RequiresGrad || input.GradFn is not { } producer || !pending.TryGetValue(producer, out var acc)) continue;
+            if (!refs.IsSoleUse(acc) || acc.Shape != input.Shape || acc.DType != input.DType) continue;
+            if (inputs.Count(t => ReferenceEquals(t, input)) > 1) continue;
+            offered[i] = acc;
+        }
+        return offered;
+    }
+
+    /// <summary>acc + dIn, in place when no other use holds acc; both references are given up, the sum's is returned.</summary>
+    private static Tensor Sum(Tensor acc, Tensor dIn, GradientRefs refs)
+    {
+        if (refs.IsSoleUse(acc))
+        {
+            AddInto(acc, dIn);
+            refs.Release(dIn);
+            return acc;
+        }
+        var sum = Tensor.Empty(acc.Shape, acc.DType, acc.Device);
+        acc.Backend.Add(acc, dIn, sum, 1f, 1f);
+        refs.Release(acc);
+        refs.Release(dIn);
+        refs.Retain(sum);
+        return sum;
+    }
+
+    /// <summary>Leaves keep their gradient across steps: it leaves every scope and belongs to the leaf.</summary>
+    private static void Accumulate(Tensor leaf, Tensor dLeaf, GradientRefs refs)
+    {
+        if (leaf.Grad is not null)
+        {
+            AddInto(leaf.Grad, dLeaf);
+            refs.Release(dLeaf);
+        }
+        else if (refs.IsSoleUse(dLeaf))
+        {
+            refs.Forget(dLeaf);
             leaf.Grad = TensorScope.Detach(dLeaf);
         }
         else
         {
-            AddInto(leaf.Grad, dLeaf);
-            dLeaf.Dispose();
+            leaf.Grad = TensorScope.Detach(Ops.Copy(dLeaf)); // the leaf's gradient is written in place later
+            refs.Release(dLeaf);
         }
     }
 
@@ -101,5 +154,37 @@ internal static class Backprop
         }
         order.Reverse();
         return order;
+    }
+}
+
+/// <summary>
+/// Reference counts of the gradients in flight during one backward pass: a gradient is written in place only by
+/// its sole holder, and disposed when its last use is done.
+/// </summary>
+internal sealed class GradientRefs
+{
+    private readonly Dictionary<Tensor, int> _counts = new(ReferenceEqualityComparer.Instance);
+
+    public void Retain(Tensor t) => _counts[t] = _counts.GetValueOrDefault(t) + 1;
+
+    /// <summary>One use holds the tensor and no view shares its memory (Reshape's backward returns a view of g).</summary>
+    public bool IsSoleUse(Tensor t) => _counts.GetValueOrDefault(t) == 1 && t.Storage.HasOneOwner;
+
+    public void Release(Tensor t)
+    {
+        int n = _counts.GetValueOrDefault(t) - 1;
+        if (n > 0) { _counts[t] = n; return; }
+        _counts.Remove(t);
+        t.Dispose();
+    }
+
+    /// <summary>The tensor now belongs to someone else (a leaf's Grad).</summary>
+    public void Forget(Tensor t) => _counts.Remove(t);
+
+    /// <summary>Disposes the gradients a backward returned that no use took (inputs that need none).</summary>
+    public void DisposeUnused(IEnumerable<Tensor> returned)
+    {
+        foreach (var t in returned)
+            if (!_counts.ContainsKey(t)) t.Dispose();
     }
 }

@@ -2,8 +2,8 @@ namespace Electra.Autograd;
 
 /// <summary>
 /// One recorded op: its inputs, the tensors it saved for backward and a closure that maps ∂loss/∂output to
-/// ∂loss/∂input for each input (null where an input needs none). The closure must return fresh tensors, never
-/// the incoming gradient itself: the engine accumulates into them.
+/// ∂loss/∂input for each input (null where an input needs none). It may return the incoming gradient itself, or
+/// one tensor for several inputs: the engine counts the uses and writes in place only into a gradient one use holds.
 /// </summary>
 public sealed class Node
 {

@@ -120,18 +120,26 @@ public sealed unsafe partial class CpuBackend
 
     /// <summary>
     /// One row of scores in place → softmax probabilities over the real keys (masked keys get 0); returns the row's
-    /// log-sum-exp, or −∞ (and a zero row) when no key is real.
+    /// log-sum-exp, or −∞ (and a zero row) when no key is real. A NaN score, or real keys that all score −∞, make
+    /// the whole row and its lse NaN: a diverged query or key weight must show in the output, not vanish.
     /// </summary>
     private static float SoftmaxRow(float* si, int* keyMask, int t)
     {
         float max = float.NegativeInfinity;
+        bool anyKey = false;
         for (int j = 0; j < t; j++)
         {
-            if (keyMask[j] == 0) si[j] = float.NegativeInfinity;
-            else if (si[j] > max) max = si[j];
+            if (keyMask[j] == 0)
+            {
+                si[j] = float.NegativeInfinity;
+                continue;
+            }
+            anyKey = true;
+            // A plain `>` skips NaN, and a row of NaN scores then looked like a row without keys (zeros).
+            if (float.IsNaN(si[j]) || si[j] > max) max = si[j];
         }
         var row = new Span<float>(si, t);
-        if (float.IsNegativeInfinity(max))
+        if (!anyKey)
         {
             row.Clear();
             return float.NegativeInfinity;

@@ -6,7 +6,25 @@ namespace Electra.Cpu;
 
 public sealed unsafe partial class CpuBackend
 {
-    public void LayerNormForward(Tensor x, Tensor? residual, Tensor gamma, Tensor beta, float eps, Tensor y, Tensor mean, Tensor rstd, Tensor? sum)
+    /// <summary>The input transform is the spec's composition: AddBias, then Dropout, then the norm below.</summary>
+    public void LayerNormForward(Tensor x, Tensor? residual, Tensor gamma, Tensor beta, float eps, Tensor y, Tensor mean, Tensor rstd, Tensor? sum,
+        LayerNormInput input = default)
+    {
+        if (input.IsIdentity)
+        {
+            LayerNormForward(x, residual, gamma, beta, eps, y, mean, rstd, sum);
+            return;
+        }
+        if (sum is null) throw new ArgumentException("LayerNormForward: a bias or dropout on the input needs the sum tensor (backward reads s)");
+        using var u = Tensor.Empty(x.Shape, DType.F32, x.Device);
+        if (input.Bias is not null) AddBias(x, input.Bias, u);
+        else Copy(x, u);
+        if (input.Dropout > 0f) Dropout(u, input.Dropout, input.Seed, input.Offset, u);
+        LayerNormForward(u, residual, gamma, beta, eps, y, mean, rstd, sum);
+        if (residual is null) Copy(u, sum);
+    }
+
+    private void LayerNormForward(Tensor x, Tensor? residual, Tensor gamma, Tensor beta, float eps, Tensor y, Tensor mean, Tensor rstd, Tensor? sum)
     {
         int rows = (int)x.Shape.Rows, c = x.Shape.Last;
         if (gamma.Count != c || beta.Count != c || mean.Count != rows || rstd.Count != rows)
@@ -38,7 +56,21 @@ public sealed unsafe partial class CpuBackend
         });
     }
 
-    public void LayerNormBackward(Tensor dY, Tensor sum, Tensor gamma, Tensor mean, Tensor rstd, Tensor dS, Tensor dGamma, Tensor dBeta)
+    public void LayerNormBackward(Tensor dY, Tensor sum, Tensor gamma, Tensor mean, Tensor rstd, Tensor dS, Tensor dGamma, Tensor dBeta,
+        LayerNormInput input = default, Tensor? dX = null, Tensor? dBias = null)
+    {
+        LayerNormBackward(dY, sum, gamma, mean, rstd, dS, dGamma, dBeta);
+        var dInput = dS;
+        if (dX is not null)
+        {
+            if (input.Dropout > 0f) Dropout(dS, input.Dropout, input.Seed, input.Offset, dX);
+            else Copy(dS, dX);
+            dInput = dX;
+        }
+        if (dBias is not null) SumRows(dInput, dBias, 0f);
+    }
+
+    private void LayerNormBackward(Tensor dY, Tensor sum, Tensor gamma, Tensor mean, Tensor rstd, Tensor dS, Tensor dGamma, Tensor dBeta)
     {
         int rows = (int)dY.Shape.Rows, c = dY.Shape.Last;
         float* pdy = P(dY), px = P(sum), pg = P(gamma), pm = P(mean), ps = P(rstd), pdx = P(dS);

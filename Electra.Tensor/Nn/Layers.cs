@@ -17,6 +17,9 @@ public sealed class Linear : Module
 
     public Tensor Forward(Tensor x) => Ops.Linear(x, Weight, Bias);
 
+    /// <summary>x·Wᵀ alone, for a consumer that adds <see cref="Bias"/> in its own pass (LayerNorm's input bias).</summary>
+    public Tensor ForwardWithoutBias(Tensor x) => Ops.Linear(x, Weight, null);
+
     /// <summary>GELU(x·Wᵀ + b), the bias and activation fused.</summary>
     public Tensor ForwardGelu(Tensor x) => Ops.LinearGelu(x, Weight, Bias ?? throw new InvalidOperationException("ForwardGelu needs a bias"));
 }
@@ -50,6 +53,16 @@ public sealed class LayerNorm : Module
     public float Eps { get; }
 
     public Tensor Forward(Tensor x, Tensor? residual = null) => Ops.LayerNorm(x, residual, Weight, Bias, Eps);
+
+    /// <summary>
+    /// LayerNorm(dropout(x + inputBias) + residual): the preceding dense layer's bias and the hidden dropout done in
+    /// the norm's own pass, forward and backward, with the same result as applying them one by one.
+    /// </summary>
+    public Tensor Forward(Tensor x, Tensor? residual, Tensor inputBias, Dropout dropout)
+    {
+        var (p, rng) = dropout.Active;
+        return Ops.LayerNorm(x, residual, Weight, Bias, Eps, inputBias, p, rng);
+    }
 }
 
 /// <summary>Inverted dropout in training mode with a random stream; the identity otherwise.</summary>
@@ -57,5 +70,8 @@ public sealed class Dropout(float p) : Module
 {
     public float P { get; } = p is >= 0f and < 1f ? p : throw new ArgumentOutOfRangeException(nameof(p), p, "dropout must be in [0, 1)");
 
-    public Tensor Forward(Tensor x) => Training && P > 0f && Random is not null ? Ops.Dropout(x, P, Random) : x;
+    public Tensor Forward(Tensor x) => Active.Rng is { } rng ? Ops.Dropout(x, P, rng) : x;
+
+    /// <summary>The probability and stream in effect now: (0, null) outside training or without a stream.</summary>
+    public (float P, RandomStream? Rng) Active => Training && P > 0f && Random is not null ? (P, Random) : (0f, null);
 }

@@ -92,9 +92,11 @@ public static partial class Ops
         Tensor? dX = null, dW = null, dB = null;
         if (x.RequiresGrad)
         {
-            dX = Like(x);
+            // x's gradient may already be partly summed (x also feeds a residual): the GEMM adds into it (β = 1).
+            var into = GradAccumulation.TargetFor(x);
+            dX = into ?? Like(x);
             using var dX2 = dX.View(rows, weight.Shape[1]);
-            x.Backend.Gemm(g2, false, w, false, dX2);           // [rows, Out]·[Out, In]
+            x.Backend.Gemm(g2, false, w, false, dX2, 1f, into is null ? 0f : 1f);      // [rows, Out]·[Out, In]
         }
         if (weight.RequiresGrad)
         {

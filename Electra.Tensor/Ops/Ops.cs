@@ -77,7 +77,7 @@ public static partial class Ops
         if (a.Shape != b.Shape) throw new ArgumentException($"Add: shapes {a.Shape} and {b.Shape} differ");
         var y = Like(a);
         a.Backend.Add(a, b, y, alpha, beta);
-        Node.Record("Add", y, [a, b], g => [a.RequiresGrad ? Scaled(g, alpha) : null, b.RequiresGrad ? Scaled(g, beta) : null]);
+        Node.Record("Add", y, [a, b], g => [a.RequiresGrad ? ScaledGrad(g, alpha) : null, b.RequiresGrad ? ScaledGrad(g, beta) : null]);
         return y;
     }
 
@@ -88,6 +88,9 @@ public static partial class Ops
         Node.Record("Scale", y, [x], g => [Scaled(g, alpha)]);
         return y;
     }
+
+    /// <summary>α·g, or g itself when α = 1: the engine shares a gradient between uses without copying it.</summary>
+    private static Tensor ScaledGrad(Tensor g, float alpha) => alpha == 1f ? g : Scaled(g, alpha);
 
     private static Tensor Scaled(Tensor x, float alpha)
     {

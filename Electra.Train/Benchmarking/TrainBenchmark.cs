@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Electra.Train.Reporting;
 using Electra.Cuda;
 using Electra.Model;
 using Electra.Optim;
@@ -32,9 +33,17 @@ public static class TrainBenchmark
 
         float lossFirst = float.NaN, lossLast = float.NaN;
         var times = new List<double>();
+        var profiler = (backend as CudaBackend)?.Profile;
+        CudaProfile.Counts? profile = null;
+        bool profiledStepLogs = false;
         for (int step = 0; step < steps + WarmupSteps; step++)
         {
-            var (ms, loss) = Step(model, opt, batch, step, chosen, null, readLoss: step == 0 || step == steps + WarmupSteps - 1);
+            bool readLoss = step == 0 || step == steps + WarmupSteps - 1;
+            // The first timed step is the one profiled: warm (kernels compiled, pool filled) and, unless it is also
+            // the last, not a logging step.
+            var counting = step == WarmupSteps ? profiler : null;
+            var (ms, loss, counts) = Step(model, opt, batch, step, chosen, null, readLoss, counting);
+            if (counting is not null) (profile, profiledStepLogs) = (counts, readLoss);
             if (step == 0) lossFirst = loss;
             else lossLast = loss;
             if (step >= WarmupSteps) times.Add(ms);
@@ -48,8 +57,8 @@ public static class TrainBenchmark
             ["batch"] = b,
             ["seq"] = t,
             ["steps"] = steps,
-            ["loss_first"] = lossFirst,
-            ["loss_last"] = steps + WarmupSteps > 1 ? lossLast : lossFirst,
+            ["loss_first"] = JsonNumbers.Finite(lossFirst),
+            ["loss_last"] = JsonNumbers.Finite(steps + WarmupSteps > 1 ? lossLast : lossFirst),
             ["precision"] = chosen.Name(),
             // What the GEMMs read: bf16 operands, or F32 ones in TF32 or full FP32.
             ["matmul_precision"] = chosen == Precision.Bf16 ? "bf16" : backend is CudaBackend { AllowTf32: true } ? "tf32" : "fp32",
@@ -61,7 +70,7 @@ public static class TrainBenchmark
             var timer = new PhaseTimer(backend);
             var ops = new PhaseTimer(backend); // the backward phase again, split by the op each node recorded
             model.PhaseEnded = timer.End;
-            for (int i = 0; i < steps; i++) Step(model, opt, batch, steps + WarmupSteps + i, chosen, timer, readLoss: false, ops);
+            for (int i = 0; i < steps; i++) Step(model, opt, batch, steps + WarmupSteps + i, chosen, timer, readLoss: false, backwardOps: ops);
             model.PhaseEnded = null;
             var medians = timer.Medians();
             var phases = new JsonObject();
@@ -74,7 +83,42 @@ public static class TrainBenchmark
             result["breakdown_steps"] = steps;
         }
         if (backend is CudaBackend cuda) result["peak_memory_bytes"] = cuda.Allocator.PeakInUse;
+        if (profile is not null) result["step_profile"] = ProfileJson(profile, profiledStepLogs);
         return result;
+    }
+
+    /// <summary>
+    /// One step's device profile: counts of what the host asked (launches, syncs, driver allocations, copies) and
+    /// the modelled H100 time of its device work. The benchmark's own end-of-step synchronisation is not counted.
+    /// </summary>
+    public static JsonObject ProfileJson(CudaProfile.Counts c, bool loggingStep)
+    {
+        var byKernel = new JsonObject();
+        foreach (var (k, n) in c.LaunchesByKernel.OrderByDescending(x => x.Value).ThenBy(x => x.Key, StringComparer.Ordinal)) byKernel[k] = n;
+        var bySite = new JsonObject();
+        foreach (var (k, sec) in c.ModelledSecondsBySite.OrderByDescending(x => x.Value).ThenBy(x => x.Key, StringComparer.Ordinal))
+            bySite[k] = Math.Round(sec * 1e3, 4);
+        return new JsonObject
+        {
+            ["logging_step"] = loggingStep,
+            ["kernel_launches"] = c.KernelLaunches,
+            ["cublas_calls"] = c.CublasCalls,
+            ["graph_launches"] = c.GraphLaunches,
+            ["memsets"] = c.Memsets,
+            ["device_copies"] = c.DeviceCopies,
+            ["host_syncs"] = c.HostSyncs,
+            ["driver_allocations"] = c.DriverAllocations,
+            ["driver_frees"] = c.DriverFrees,
+            ["uploads"] = c.Uploads,
+            ["bytes_uploaded"] = c.BytesUploaded,
+            ["downloads"] = c.Downloads,
+            ["bytes_downloaded"] = c.BytesDownloaded,
+            ["modelled_h100_ms"] = Math.Round(c.ModelledSeconds * 1e3, 3),
+            ["modelled_bytes"] = c.ModelledBytes,
+            ["modelled_gflop"] = Math.Round(c.ModelledFlops / 1e9, 3),
+            ["launches_by_kernel"] = byKernel,
+            ["modelled_ms_by_site"] = bySite,
+        };
     }
 
     /// <summary>The <paramref name="n"/> most expensive phases, costliest first.</summary>
@@ -94,10 +138,12 @@ public static class TrainBenchmark
     /// One step; returns its wall time (host and device, freeing the step's tensors included) and, when asked, its
     /// loss (one scalar copy, which only the first and last steps pay).
     /// </summary>
-    private static (double Ms, float Loss) Step(Pretrainer model, AdamW opt, TokenBatch batch, int step, Precision precision, PhaseTimer? timer,
-        bool readLoss, PhaseTimer? backwardOps = null)
+    private static (double Ms, float Loss, CudaProfile.Counts? Profile) Step(Pretrainer model, AdamW opt, TokenBatch batch, int step,
+        Precision precision, PhaseTimer? timer, bool readLoss, CudaProfile? profiler = null, PhaseTimer? backwardOps = null)
     {
         float value = float.NaN;
+        var before = profiler?.Snapshot();
+        CudaProfile.Counts? counts = null;
         timer?.Start();
         var clock = Stopwatch.StartNew();
         using (new TensorScope())
@@ -117,10 +163,11 @@ public static class TrainBenchmark
             timer?.End(Optimizer);
             model.ZeroGrad();
             if (readLoss) value = loss.Item();
+            if (before is not null) counts = profiler!.Snapshot().Minus(before);
             loss.Backend.Synchronize();
         }
         double ms = clock.Elapsed.TotalMilliseconds;
         timer?.End(ZeroGradAndFree);
-        return (ms, value);
+        return (ms, value, counts);
     }
 }

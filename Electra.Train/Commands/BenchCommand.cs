@@ -49,7 +49,7 @@ public static class BenchCommand
             }
             catch (Exception e) when (e is ArgumentException || CudaSupport.IsUnavailable(e))
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]bench: {e.Message}[/]");
+                Console.Error.WriteLine($"electra bench: {e.Message}");
                 return 1;
             }
         });
@@ -63,6 +63,9 @@ public static class BenchCommand
         var peak = r["peak_memory_bytes"] is { } p ? $", peak {Electra.Cuda.CudaAllocator.Format(p.GetValue<long>())}" : "";
         AnsiConsole.MarkupLineInterpolated(
             $"{r["preset"]} B={r["batch"]} T={r["seq"]} on {r["device"]} ({r["precision"]}): {r["step_ms_median"]} ms/step, {r["tokens_per_s"]} tokens/s{peak}");
+        if (r["step_profile"] is JsonObject sp)
+            AnsiConsole.MarkupLineInterpolated(
+                $"one step: {sp["kernel_launches"]} kernel launches, {sp["cublas_calls"]} cuBLAS calls, {sp["device_copies"]} device copies, {sp["host_syncs"]} host syncs, {sp["driver_allocations"]} driver allocations, {sp["bytes_uploaded"]} B up / {sp["bytes_downloaded"]} B down; modelled H100 time {sp["modelled_h100_ms"]} ms (a model, not a measurement)");
         if (r["phases"] is not JsonObject phases) return;
         var all = phases.Select(kv => (Phase: kv.Key, MedianMs: kv.Value!.GetValue<double>())).ToList();
         double total = all.Sum(x => x.MedianMs);

@@ -13,6 +13,7 @@ public static class CommandList
         yield return EvaluateCommand.Create();
         yield return ScoreCommand.Create();
         yield return EmbedCommand.Create();
+        yield return ExperimentCommand.Create();
         yield return BenchCommand.Create();
         yield return PlotCommand.Create();
         yield return InfoCommand.Create();

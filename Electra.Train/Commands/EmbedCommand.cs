@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Electra.Train.Data;
 using Electra.Train.FineTuning;
+using Electra.Train.Reporting;
 using Spectre.Console;
 
 namespace Electra.Train.Commands;
@@ -53,7 +54,7 @@ public static class EmbedCommand
         return command;
     }
 
-    private static JsonArray Vector(float[] v) => new(v.Select(x => (JsonNode)Math.Round(x, 6)).ToArray());
+    private static JsonArray Vector(float[] v) => new(v.Select(x => JsonNumbers.Finite(x, 6)).ToArray());
 
     private static void PrintJson(IReadOnlyList<TextEmbedding> embeddings, bool pairs)
     {
@@ -69,7 +70,7 @@ public static class EmbedCommand
         }
         if (pairs)
         {
-            var matrix = embeddings.Select(a => (JsonNode)new JsonArray(embeddings.Select(b => (JsonNode)Math.Round(Embedder.Cosine(a.Pooled, b.Pooled), 6)).ToArray()));
+            var matrix = embeddings.Select(a => (JsonNode)new JsonArray(embeddings.Select(b => JsonNumbers.Finite(Embedder.Cosine(a.Pooled, b.Pooled), 6)).ToArray()));
             Console.WriteLine(new JsonObject { ["cosine"] = new JsonArray(matrix.ToArray()) }.ToJsonString());
         }
     }

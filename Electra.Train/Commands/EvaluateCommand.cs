@@ -36,6 +36,12 @@ public static class EvaluateCommand
                 var taskName = parse.GetValue(task) ?? info.FinetuningTask
                     ?? throw new ArgumentException($"{info.Dir}: the model does not name its task (finetuning_task); pass --task");
                 var glueTask = GlueTask.Get(taskName);
+                // Tasks with the same number of labels load each other's models without complaint; the numbers would
+                // then measure the wrong thing, so say so (on stderr: --json output stays one object).
+                if (info.FinetuningTask is { } trainedOn && parse.GetValue(task) is not null
+                    && trainedOn.Trim().ToLowerInvariant().Replace("-", "") != glueTask.Name)
+                    Console.Error.WriteLine(
+                        $"electra evaluate: warning: --task {glueTask.Name}, but {info.Dir} was fine-tuned on {trainedOn} (finetuning_task in its config.json)");
                 if (glueTask.NumLabels != classifier.NumLabels)
                     throw new ArgumentException($"{info.Dir} has {classifier.NumLabels} outputs but {glueTask.Name} needs {glueTask.NumLabels}; was it fine-tuned on {info.FinetuningTask ?? "another task"}?");
                 var dataset = GlueReader.Read(glueTask, parse.GetValue(data)!);

@@ -2,6 +2,8 @@ using System.CommandLine;
 using Electra.Train.Data;
 using Electra.Train.FineTuning;
 using Electra.Train.Glue;
+using Electra.Train.Reporting;
+using Electra.Train.Runs;
 using Spectre.Console;
 
 namespace Electra.Train.Commands;
@@ -31,10 +33,11 @@ public static class FinetuneCommand
         var vocab = new Option<string?>("--vocab") { Description = "vocab.txt (default: the bundled bert-base-uncased vocabulary)" };
         var trainLimit = new Option<int?>("--train-limit") { Description = "Use only the first N training examples (quick runs)" };
         var logEvery = new Option<int>("--log-every") { Description = "Log the loss every N steps", DefaultValueFactory = _ => 10 };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace the run in a non-empty --out (its metrics.jsonl, best/ and best.json) instead of refusing" };
         var precision = new Option<string?>("--precision") { Description = PrecisionChoice.Description };
 
         var command = new Command("finetune", "Fine-tune a pretrained encoder on a GLUE task (best-on-dev model saved for HF)");
-        foreach (var o in new Option[] { model, task, data, output, epochs, lr, layerDecay, batch, seq, device, seed, warmup, weightDecay, vocab, trainLimit, logEvery, precision })
+        foreach (var o in new Option[] { model, task, data, output, epochs, lr, layerDecay, batch, seq, device, seed, warmup, weightDecay, vocab, trainLimit, logEvery, overwrite, precision })
             command.Options.Add(o);
         command.SetAction(parse =>
         {
@@ -52,6 +55,7 @@ public static class FinetuneCommand
                     WeightDecay = parse.GetValue(weightDecay),
                     LogEvery = parse.GetValue(logEvery),
                     OutDir = parse.GetValue(output),
+                    Overwrite = parse.GetValue(overwrite),
                     Precision = parse.GetValue(precision) is string p ? PrecisionNames.Parse(p) : null,
                 }.Validate();
                 if (parse.GetValue(trainLimit) is int n && n < 1) throw new ArgumentException($"--train-limit must be at least 1, got {n}");
@@ -69,51 +73,48 @@ public static class FinetuneCommand
 
     private static int Run(FineTuneSettings settings, GlueTask task, string modelDir, string dataDir, string? vocabPath, string deviceName, int? trainLimit)
     {
+        // Everything that can refuse the run cheaply comes before reading, encoding and loading.
+        var (device, deviceNote) = DeviceChoice.Resolve(deviceName);
+        RunDirectory.Check(settings.OutDir!, settings.Overwrite ? RunDirectoryUse.Overwrite : RunDirectoryUse.New);
         var tokenizer = WordPieceTokenizer.Load(vocabPath);
         var trainSet = GlueReader.ReadSplit(task, dataDir, dev: false);
         var devSet = GlueReader.ReadSplit(task, dataDir, dev: true);
+        VocabularyCheck.Require(modelDir, tokenizer);
         var trainExamples = trainLimit is int n ? trainSet.Examples.Take(n) : trainSet.Examples;
         var train = PairEncoder.EncodeAll(tokenizer, trainExamples, settings.Seq);
         var dev = PairEncoder.EncodeAll(tokenizer, devSet.Examples, settings.Seq);
 
-        var (device, deviceNote) = DeviceChoice.Resolve(deviceName);
         var (classifier, info) = ModelLoading.ClassifierFromEncoder(modelDir, task.NumLabels, device, (int)(settings.Seed & 0x7FFFFFFF));
         using var _ = classifier;
         if (tokenizer.VocabSize > info.Config.VocabSize)
             throw new ArgumentException($"the vocabulary has {tokenizer.VocabSize} tokens but the model ({info.Dir}) has vocab_size {info.Config.VocabSize}; pass the model's --vocab");
         using var runner = new FineTuneRunner(classifier, task, train, dev, tokenizer.PadId, settings);
+        foreach (var notice in runner.Notices) Console.WriteLine($"note: {notice}");
         AnsiConsole.MarkupLineInterpolated(
             $"[bold]electra finetune[/] {task.Name} · encoder {info.Dir} ({info.Architecture ?? info.ModelType}, {info.Config.NumHiddenLayers} layers, H={info.Config.HiddenSize}) · {classifier.ParameterCount():N0} parameters · device {deviceNote}");
         AnsiConsole.MarkupLineInterpolated(
             $"train {train.Count:N0} · dev {dev.Count:N0} · epochs {settings.Epochs} ({runner.TotalSteps} steps, warmup {runner.WarmupSteps}) · B={settings.Batch} T≤{settings.Seq} · lr {settings.Lr} layer decay {settings.LayerDecay} · {runner.Precision.Name()} · out {settings.OutDir}");
 
-        using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            e.Cancel = true;
-            cancel.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
+        using var signals = new StopSignals();
         try
         {
-            var result = FineTuneProgress.Run(runner, cancel.Token);
+            var result = FineTuneProgress.Run(runner, signals.Token);
             var metrics = string.Join(", ", result.Best.Metrics.Select(m => $"{m.Name} {m.Value:F4}"));
             AnsiConsole.MarkupLineInterpolated($"[green]done[/]: best dev {metrics} (epoch {result.BestEpoch}); model {runner.BestDir}, metrics {Path.Combine(settings.OutDir!, "metrics.jsonl")}");
             return 0;
         }
         catch (OperationCanceledException)
         {
-            AnsiConsole.MarkupLineInterpolated($"[yellow]interrupted[/]: the best model so far (if an epoch finished) is in {runner.BestDir}");
-            return 130;
+            var best = Directory.Exists(runner.BestDir)
+                ? $"the best model so far is in {runner.BestDir}"
+                : "no epoch finished, so no model was saved";
+            StatusLine.Write($"interrupted ({signals.Received}): {best}", "yellow");
+            return signals.ExitCode;
         }
         catch (InvalidOperationException e) when (e.Message.StartsWith("fine-tuning diverged", StringComparison.Ordinal))
         {
             AnsiConsole.MarkupLineInterpolated($"[red]{e.Message}[/]");
             return 2;
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
         }
     }
 }

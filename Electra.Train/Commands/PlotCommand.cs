@@ -18,8 +18,14 @@ public static class PlotCommand
         {
             Description = "PNG to write (default: the metrics file with a .png extension)",
         };
-        var width = new Option<int>("--width") { Description = "image width in pixels", DefaultValueFactory = _ => 1000 };
-        var panelHeight = new Option<int>("--panel-height") { Description = "height of each stacked panel in pixels", DefaultValueFactory = _ => 280 };
+        var width = new Option<int>("--width")
+        {
+            Description = $"image width in pixels ({MetricsPlot.MinWidth}..{MetricsPlot.MaxWidth})", DefaultValueFactory = _ => 1000,
+        };
+        var panelHeight = new Option<int>("--panel-height")
+        {
+            Description = $"height of each stacked panel in pixels ({MetricsPlot.MinPanelHeight}..{MetricsPlot.MaxPanelHeight})", DefaultValueFactory = _ => 280,
+        };
         var series = new Option<string?>("--series") { Description = "comma-separated keys to draw (default: every plottable key), e.g. loss,mlm_loss" };
 
         var command = new Command("plot", "Plot loss, accuracy/score and learning-rate curves from a metrics.jsonl as a PNG");
@@ -36,12 +42,12 @@ public static class PlotCommand
             {
                 var keys = parseResult.GetValue(series)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                 var summary = MetricsPlot.Render(inputs.Select(f => f.FullName).ToList(), outPath, parseResult.GetValue(width), parseResult.GetValue(panelHeight), keys);
-                foreach (var (panel, series) in summary.Panels)
-                    Console.WriteLine($"{panel}: {string.Join(", ", series)}");
+                foreach (var (panel, drawn) in summary.Panels)
+                    Console.WriteLine($"{panel}: {string.Join(", ", drawn)}");
                 Console.WriteLine($"wrote {outPath} ({summary.Records} records)");
                 return 0;
             }
-            catch (Exception e) when (e is FileNotFoundException or FormatException or ArgumentException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or ArgumentException)
             {
                 Console.Error.WriteLine($"electra plot: {e.Message}");
                 return 1;

@@ -17,7 +17,7 @@ public static class PrepareDataCommand
         };
         var vocab = new Option<string?>("--vocab") { Description = "WordPiece vocab.txt (default: the bundled bert-base-uncased vocabulary)" };
         var seq = new Option<int>("--seq") { Description = "Tokens per example, T", DefaultValueFactory = _ => 128 };
-        var output = new Option<string>("--out") { Description = "Output directory for shard-*.bin and manifest.json", Required = true };
+        var output = new Option<string>("--out") { Description = "Output directory for shard-*.bin and manifest.json; an existing one is replaced only once the new shards are complete", Required = true };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the packing draws (single segment, short targets, cut points)", DefaultValueFactory = _ => 1 };
         var shardSize = new Option<int>("--shard-size") { Description = "Examples per shard file", DefaultValueFactory = _ => ShardWriter.DefaultShardSize };
 
@@ -53,6 +53,7 @@ public static class PrepareDataCommand
         var tokenizer = WordPieceTokenizer.Load(vocabPath);
         AnsiConsole.MarkupLineInterpolated($"vocab [bold]{tokenizer.Vocabulary.Path}[/] ({tokenizer.VocabSize} tokens, hash {tokenizer.VocabHash}), T={options.SeqLen}, seed {options.Seed}");
 
+        bool existed = Directory.Exists(options.OutDir) && Directory.EnumerateFileSystemEntries(options.OutDir).Any();
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
         Console.CancelKeyPress += onCancel;
@@ -77,7 +78,10 @@ public static class PrepareDataCommand
         }
         catch (OperationCanceledException)
         {
-            AnsiConsole.MarkupLine("[yellow]prepare-data: interrupted; the output directory keeps only whole shards from before[/]");
+            if (existed)
+                AnsiConsole.MarkupLineInterpolated($"[yellow]prepare-data: interrupted; {options.OutDir} is unchanged (the new shards were written beside it and removed)[/]");
+            else
+                AnsiConsole.MarkupLineInterpolated($"[yellow]prepare-data: interrupted; nothing was written to {options.OutDir}[/]");
             return 130;
         }
         finally
@@ -92,7 +96,7 @@ public static class PrepareDataCommand
         table.AddRow("examples", $"{manifest.Examples:N0} in {manifest.Shards.Count} shard(s)");
         table.AddRow("single-segment", $"{stats.SingleSegmentExamples:N0} ({Percent(stats.SingleSegmentExamples, stats.Examples)})");
         table.AddRow("tokens", $"{manifest.Tokens:N0} (mean {(double)manifest.Tokens / Math.Max(1, manifest.Examples):F1} per example)");
-        table.AddRow("[[UNK]] tokens", $"{stats.UnknownTokens:N0} ({Percent(stats.UnknownTokens, stats.Tokens)})");
+        table.AddRow("[[UNK]] tokens", $"{stats.UnknownTokens:N0} ({100 * stats.UnknownShare:F1}% of the {stats.TextTokens:N0} WordPiece tokens of the text)");
         AnsiConsole.Write(table);
 
         var warnings = stats.Warnings().ToList();
@@ -102,7 +106,8 @@ public static class PrepareDataCommand
             foreach (var warning in warnings) AnsiConsole.MarkupLineInterpolated($"[yellow]  {warning}[/]");
             foreach (var note in stats.Notes) AnsiConsole.MarkupLineInterpolated($"    {note}");
         }
-        AnsiConsole.MarkupLineInterpolated($"wrote [bold]{Path.Combine(options.OutDir, ShardManifest.FileName)}[/]");
+        string replaced = existed ? ", replacing the folder's previous shards" : "";
+        AnsiConsole.MarkupLineInterpolated($"wrote [bold]{Path.Combine(options.OutDir, ShardManifest.FileName)}[/]{replaced}");
         return 0;
     }
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using Electra.Autograd;
 using Electra.Train.Data;
+using Electra.Train.Reporting;
 using Spectre.Console;
 
 namespace Electra.Train.Commands;
@@ -28,13 +29,19 @@ public static class ScoreCommand
                 var chosen = PrecisionChoice.Resolve(parse.GetValue(precision), dev);
                 using var disc = ModelLoading.LoadDiscriminator(parse.GetValue(model)!, dev);
                 using var amp = Autocast.For(chosen);
-                foreach (var t in parse.GetValue(text)!)
+                var texts = parse.GetValue(text)!;
+                for (int n = 0; n < texts.Length; n++)
                 {
-                    var (tokens, probs) = Score(disc, tokenizer, t);
+                    var t = texts[n];
+                    var (tokens, probs, textTokens) = Score(disc, tokenizer, t);
+                    bool truncated = textTokens > tokens.Length - 2;
+                    if (truncated)
+                        Console.Error.WriteLine(
+                            $"score: text {n + 1} has {textTokens} tokens, more than the model's {disc.Config.MaxPositionEmbeddings} positions hold with [CLS] and [SEP]: only the first {tokens.Length - 2} are scored");
                     if (parse.GetValue(json))
                     {
-                        var arr = new JsonArray(tokens.Zip(probs).Select(p => (JsonNode)new JsonObject { ["token"] = p.First, ["replaced_prob"] = Math.Round(p.Second, 5) }).ToArray());
-                        Console.WriteLine(new JsonObject { ["text"] = t, ["tokens"] = arr }.ToJsonString());
+                        var arr = new JsonArray(tokens.Zip(probs).Select(p => (JsonNode)new JsonObject { ["token"] = p.First, ["replaced_prob"] = JsonNumbers.Finite(p.Second, 5) }).ToArray());
+                        Console.WriteLine(new JsonObject { ["text"] = t, ["tokens"] = arr, ["text_tokens"] = textTokens, ["truncated"] = truncated }.ToJsonString());
                     }
                     else
                     {
@@ -49,17 +56,21 @@ public static class ScoreCommand
             catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or NotSupportedException
                                       or Electra.Model.Checkpoints.CheckpointMismatchException or Electra.IO.SafetensorsException)
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]score: {e.Message}[/]");
+                Console.Error.WriteLine($"electra score: {e.Message}");
                 return 1;
             }
         });
         return command;
     }
 
-    /// <summary>Tokens of [CLS] text [SEP] and σ(logit) for each.</summary>
-    public static (string[] Tokens, float[] Probabilities) Score(Electra.Model.Discriminator disc, WordPieceTokenizer tokenizer, string text)
+    /// <summary>
+    /// Tokens of [CLS] text [SEP] and σ(logit) for each, cut to the model's positions (the text's end goes, [SEP]
+    /// stays); <c>TextTokens</c> counts the text's tokens before the cut.
+    /// </summary>
+    public static (string[] Tokens, float[] Probabilities, int TextTokens) Score(Electra.Model.Discriminator disc, WordPieceTokenizer tokenizer, string text)
     {
         var ids = tokenizer.EncodeWithSpecialTokens(text).ToArray();
+        int textTokens = ids.Length - 2;
         int max = disc.Config.MaxPositionEmbeddings;
         if (ids.Length > max) ids = [.. ids.Take(max - 1), tokenizer.SepId];
         using var scope = new TensorScope();
@@ -69,6 +80,6 @@ public static class ScoreCommand
         var types = Tensor.Zeros([1, ids.Length], DType.I32, device);
         var mask = Tensor.Ones([1, ids.Length], DType.I32, device);
         var logits = disc.Forward(idT, types, mask).ToFloatArray();
-        return (ids.Select(tokenizer.TokenOf).ToArray(), logits.Select(x => 1f / (1f + MathF.Exp(-x))).ToArray());
+        return (ids.Select(tokenizer.TokenOf).ToArray(), logits.Select(x => 1f / (1f + MathF.Exp(-x))).ToArray(), textTokens);
     }
 }

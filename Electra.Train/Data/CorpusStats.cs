@@ -9,8 +9,15 @@ public sealed class CorpusStats
     public long Sentences { get; set; }
     public long Examples { get; set; }
     public long SingleSegmentExamples { get; set; }
+    /// <summary>Tokens written to the shards ([CLS] and [SEP] included; sentences cut to fit T lose the rest).</summary>
     public long Tokens { get; set; }
+    /// <summary>WordPiece tokens the tokenizer made of the text, before packing: the population of <see cref="UnknownTokens"/>.</summary>
+    public long TextTokens { get; set; }
+    /// <summary>[UNK] among <see cref="TextTokens"/>.</summary>
     public long UnknownTokens { get; set; }
+
+    /// <summary>The share of the text's tokens that are [UNK], in [0, 1].</summary>
+    public double UnknownShare => TextTokens == 0 ? 0 : (double)UnknownTokens / TextTokens;
     public int EmptyFiles { get; set; }
     public int FilesWithInvalidUtf8 { get; set; }
     public long InvalidUtf8Sequences { get; set; }

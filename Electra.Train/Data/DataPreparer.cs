@@ -9,7 +9,8 @@ public readonly record struct PrepareProgress(int FilesDone, int FilesTotal, lon
 /// <summary>
 /// <c>electra prepare-data</c> without the console: text files → documents (files, and blank-line separated
 /// blocks within a file) → sentences → WordPiece ids → packed examples → shards. One thread and one seeded stream,
-/// so the output is a pure function of (inputs, vocab, T, seed, shard size).
+/// so the output is a pure function of (inputs, vocab, T, seed, shard size). The shards are written into a new folder
+/// that replaces the output folder only when complete (<see cref="StagedDirectory"/>).
 /// </summary>
 public static class DataPreparer
 {
@@ -50,10 +51,32 @@ public static class DataPreparer
             throw new ArgumentOutOfRangeException(nameof(options), options.SeqLen, $"--seq must be in {ExampleBuilder.ShortTargetMin}..{ShardFormat.MaxSeqLen}");
         var files = ResolveInputs(options.Inputs);
         long bytesTotal = files.Sum(f => SizeOrZero(f));
-        var stats = new CorpusStats();
+        string staging = StagedDirectory.Create(options.OutDir, IsOwnFile);
+        try
+        {
+            var stats = new CorpusStats();
+            var manifest = WriteShards(options, tokenizer, files, bytesTotal, staging, stats, progress, cancel);
+            StagedDirectory.SwapIn(staging, options.OutDir);
+            return (manifest, stats);
+        }
+        finally
+        {
+            // After a swap this holds the folder's previous contents; after a failure, the partial output.
+            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    /// <summary>What a previous preparation writes into its folder, and may be replaced without loss.</summary>
+    private static bool IsOwnFile(string name) =>
+        name == ShardManifest.FileName || name == ShardManifest.FileName + ".tmp"
+        || (name.StartsWith("shard-", StringComparison.Ordinal) && (name.EndsWith(".bin", StringComparison.Ordinal) || name.EndsWith(".bin.tmp", StringComparison.Ordinal)));
+
+    private static ShardManifest WriteShards(PrepareDataOptions options, WordPieceTokenizer tokenizer, List<string> files,
+        long bytesTotal, string dir, CorpusStats stats, Action<PrepareProgress>? progress, CancellationToken cancel)
+    {
         var builder = new ExampleBuilder(options.SeqLen, tokenizer.ClsId, tokenizer.SepId,
             new DataRandom(options.Seed, DataRandom.ExampleBuilderOffset));
-        var writer = new ShardWriter(options.OutDir, options.SeqLen, tokenizer.VocabSize, tokenizer.VocabHash, tokenizer.PadId, options.ShardSize);
+        var writer = new ShardWriter(dir, options.SeqLen, tokenizer.VocabSize, tokenizer.VocabHash, tokenizer.PadId, options.ShardSize);
         long bytesBefore = 0;
         bool inDocument = false;
 
@@ -78,6 +101,7 @@ public static class DataPreparer
                 long nextReport = ProgressEveryBytes;
                 while (reader.ReadLine() is { } line)
                 {
+                    cancel.ThrowIfCancellationRequested();
                     if (string.IsNullOrWhiteSpace(line))
                     {
                         if (inDocument) EndDocument();
@@ -89,6 +113,7 @@ public static class DataPreparer
                     {
                         var ids = tokenizer.Encode(sentence);
                         stats.Sentences++;
+                        stats.TextTokens += ids.Count;
                         foreach (int id in ids)
                             if (id == tokenizer.UnkId) stats.UnknownTokens++;
                         Emit(builder.AddSentence(ids));
@@ -134,8 +159,7 @@ public static class DataPreparer
         if (writer.Examples == 0)
             throw new InvalidDataException($"--input: the {files.Count} file(s) hold no text to make examples from");
         stats.Tokens = writer.Tokens;
-        var manifest = writer.Finish(options.Seed, stats);
-        return (manifest, stats);
+        return writer.Finish(options.Seed, stats);
 
         void EndDocument()
         {

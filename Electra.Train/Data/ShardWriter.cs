@@ -4,7 +4,8 @@ namespace Electra.Train.Data;
 
 /// <summary>
 /// Collects examples and writes them as <see cref="ShardFormat"/> shards of at most <c>shardSize</c> examples, each
-/// to a temporary file renamed into place, then a manifest. A crash leaves either the old directory or whole shards.
+/// to a temporary file renamed into place, then a manifest. Over an older preparation the folder mixes old and new
+/// shards until <see cref="Finish"/>, so <see cref="DataPreparer"/> gives it a new folder and swaps that in.
 /// </summary>
 public sealed class ShardWriter
 {
@@ -26,6 +27,8 @@ public sealed class ShardWriter
         if (shardSize < 1) throw new ArgumentOutOfRangeException(nameof(shardSize), shardSize, "expected at least 1 example per shard");
         if (vocabSize > Vocabulary.MaxTokens) throw new ArgumentOutOfRangeException(nameof(vocabSize), vocabSize, $"uint16 ids hold at most {Vocabulary.MaxTokens} tokens");
         Directory.CreateDirectory(dir);
+        // Half-written shards of a run that was killed or ran out of disk: never listed by a manifest, only clutter.
+        foreach (var stale in Directory.EnumerateFiles(dir, ShardPattern + ".tmp")) File.Delete(stale);
         _dir = dir;
         _seqLen = seqLen;
         _vocabSize = vocabSize;
@@ -89,18 +92,26 @@ public sealed class ShardWriter
         string path = Path.Combine(_dir, name);
         string tmp = path + ".tmp";
         var header = new ShardFormat.Header(_seqLen, _vocabSize, _padId, _vocabHash, _count);
-        using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+        try
         {
-            Span<byte> head = stackalloc byte[ShardFormat.HeaderBytes];
-            ShardFormat.WriteHeader(head, header);
-            stream.Write(head);
-            if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("shards are little-endian");
-            stream.Write(MemoryMarshal.AsBytes(_ids.AsSpan(0, _count * _seqLen)));
-            stream.Write(MemoryMarshal.AsBytes(_lengths.AsSpan(0, _count)));
-            stream.Write(MemoryMarshal.AsBytes(_segmentA.AsSpan(0, _count)));
-            stream.Flush(flushToDisk: true);
+            using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+            {
+                Span<byte> head = stackalloc byte[ShardFormat.HeaderBytes];
+                ShardFormat.WriteHeader(head, header);
+                stream.Write(head);
+                if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("shards are little-endian");
+                stream.Write(MemoryMarshal.AsBytes(_ids.AsSpan(0, _count * _seqLen)));
+                stream.Write(MemoryMarshal.AsBytes(_lengths.AsSpan(0, _count)));
+                stream.Write(MemoryMarshal.AsBytes(_segmentA.AsSpan(0, _count)));
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, path, overwrite: true);
         }
-        File.Move(tmp, path, overwrite: true);
+        catch
+        {
+            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { } // the write's own error is the one to report
+            throw;
+        }
         _written.Add(new ShardManifest.ShardEntry(name, _count, header.FileBytes));
         _count = 0;
     }

@@ -5,7 +5,7 @@ namespace Electra.Train.Data;
 
 /// <summary>
 /// A WordPiece <c>vocab.txt</c> (one token per line, id = line number − 1), checked before any tokenizer sees it:
-/// BertTokenizer accepts broken files silently (a duplicate token just shadows an id), and a shard built with one
+/// a tokenizer would accept broken files silently (a duplicate token just shadows an id), and a shard built with one
 /// vocabulary is garbage under another, so every shard records <see cref="Hash"/>.
 /// </summary>
 public sealed class Vocabulary
@@ -23,6 +23,7 @@ public sealed class Vocabulary
     public string Hash { get; }
 
     private readonly Dictionary<string, int> _ids;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _spanIds;
 
     private Vocabulary(string path, byte[] bytes, List<string> tokens, Dictionary<string, int> ids)
     {
@@ -30,6 +31,7 @@ public sealed class Vocabulary
         Bytes = bytes;
         Tokens = tokens;
         _ids = ids;
+        _spanIds = ids.GetAlternateLookup<ReadOnlySpan<char>>();
         Hash = HashOf(bytes);
     }
 
@@ -39,6 +41,9 @@ public sealed class Vocabulary
         _ids.TryGetValue(token, out int id) ? id : throw new KeyNotFoundException($"{Path}: no token \"{token}\"");
 
     public bool TryGetId(string token, out int id) => _ids.TryGetValue(token, out id);
+
+    /// <summary>Looks a token up without allocating a string for it (WordPiece tries every prefix of a word).</summary>
+    public bool TryGetId(ReadOnlySpan<char> token, out int id) => _spanIds.TryGetValue(token, out id);
 
     public static string HashOf(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes).AsSpan(0, 8));
 

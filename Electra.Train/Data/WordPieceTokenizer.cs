@@ -1,17 +1,22 @@
-using Microsoft.ML.Tokenizers;
+using System.Text;
 
 namespace Electra.Train.Data;
 
 /// <summary>
-/// Uncased BERT WordPiece over a validated <see cref="Vocabulary"/>: Microsoft.ML.Tokenizers' BertTokenizer does the
-/// basic tokenization (lowercasing, accent stripping, punctuation splitting) and greedy longest-match WordPiece.
+/// Uncased BERT WordPiece over a validated <see cref="Vocabulary"/>: <see cref="BasicTokenizer"/> splits the text into
+/// words, then each word becomes its greedy longest-match pieces ("##" marks a piece inside a word), or one [UNK]
+/// when some part of it is in no piece of the vocabulary or it is longer than <see cref="MaxCharsPerWord"/>.
+/// Literal "[SEP]" or "[MASK]" in the text are text ("[", "sep", "]"): corpus text must not inject special ids.
 /// </summary>
 public sealed class WordPieceTokenizer
 {
     /// <summary>The vocabulary shipped with the CLI (bert-base-uncased, see NOTICE), next to the executable.</summary>
     public static string DefaultVocabPath => System.IO.Path.Combine(AppContext.BaseDirectory, "Resources", "vocab.txt");
 
-    private readonly BertTokenizer _bert;
+    /// <summary>BERT's max_input_chars_per_word, in code points.</summary>
+    public const int MaxCharsPerWord = 100;
+
+    private const string ContinuationPrefix = "##";
 
     public Vocabulary Vocabulary { get; }
     public int VocabSize => Vocabulary.Count;
@@ -25,15 +30,6 @@ public sealed class WordPieceTokenizer
     public WordPieceTokenizer(Vocabulary vocabulary)
     {
         Vocabulary = vocabulary;
-        using var stream = new MemoryStream(vocabulary.Bytes, writable: false);
-        _bert = BertTokenizer.Create(stream, new BertOptions
-        {
-            LowerCaseBeforeTokenization = true,
-            // bert-base-uncased strips accents; StripAccents does it first, this only matters where ICU is on.
-            RemoveNonSpacingMarks = true,
-            // Corpus text that happens to contain "[SEP]" or "[MASK]" must not inject special ids into an example.
-            SplitOnSpecialTokens = false,
-        });
         PadId = vocabulary.IdOf("[PAD]");
         UnkId = vocabulary.IdOf("[UNK]");
         ClsId = vocabulary.IdOf("[CLS]");
@@ -44,18 +40,75 @@ public sealed class WordPieceTokenizer
     public static WordPieceTokenizer Load(string? vocabPath = null) => new(Vocabulary.Load(vocabPath ?? DefaultVocabPath));
 
     /// <summary>WordPiece ids of <paramref name="text"/> without [CLS]/[SEP].</summary>
-    public IReadOnlyList<int> Encode(string text) => _bert.EncodeToIds(StripAccents(text), addSpecialTokens: false);
+    public IReadOnlyList<int> Encode(string text)
+    {
+        var ids = new List<int>();
+        foreach (var word in BasicTokenizer.Split(text)) AppendPieces(word, ids);
+        return ids;
+    }
 
     /// <summary><c>[CLS] text [SEP]</c>, as a classifier sees a single sentence.</summary>
-    public IReadOnlyList<int> EncodeWithSpecialTokens(string text) => _bert.EncodeToIds(StripAccents(text), addSpecialTokens: true);
+    public IReadOnlyList<int> EncodeWithSpecialTokens(string text)
+    {
+        var ids = new List<int> { ClsId };
+        foreach (var word in BasicTokenizer.Split(text)) AppendPieces(word, ids);
+        ids.Add(SepId);
+        return ids;
+    }
+
+    private void AppendPieces(string word, List<int> ids)
+    {
+        int first = ids.Count;
+        if (word.EnumerateRunes().Count() > MaxCharsPerWord)
+        {
+            ids.Add(UnkId);
+            return;
+        }
+        // "##" + the rest of the word from the current start; candidates are its prefixes.
+        Span<char> piece = word.Length <= 256 ? stackalloc char[word.Length + 2] : new char[word.Length + 2];
+        ContinuationPrefix.CopyTo(piece);
+        for (int start = 0; start < word.Length;)
+        {
+            word.AsSpan(start).CopyTo(piece[2..]);
+            int end = word.Length, id = -1;
+            while (end > start)
+            {
+                var candidate = start == 0 ? word.AsSpan(0, end) : piece[..(2 + end - start)];
+                if (Vocabulary.TryGetId(candidate, out id)) break;
+                end--;
+                if (end > start && char.IsLowSurrogate(word[end]) && char.IsHighSurrogate(word[end - 1])) end--;
+            }
+            if (end == start)
+            {
+                ids.RemoveRange(first, ids.Count - first);
+                ids.Add(UnkId);
+                return;
+            }
+            ids.Add(id);
+            start = end;
+        }
+    }
 
     /// <summary>
-    /// What BERT's uncased basic tokenizer does to accents ("Café" → "Cafe"). BertTokenizer's own
-    /// RemoveNonSpacingMarks relies on string.Normalize, a no-op under the project's InvariantGlobalization.
+    /// What BERT's uncased basic tokenizer does to accents ("Café" → "Cafe") and Hangul (into jamo), without
+    /// lowercasing or splitting.
     /// </summary>
     public static string StripAccents(string text) => AccentFolding.Strip(text);
 
-    public string Decode(IEnumerable<int> ids) => _bert.Decode(ids) ?? "";
+    /// <summary>Tokens joined by spaces, with "##" pieces glued to the piece before them.</summary>
+    public string Decode(IEnumerable<int> ids)
+    {
+        var sb = new StringBuilder();
+        foreach (int id in ids)
+        {
+            string token = TokenOf(id);
+            if (token.StartsWith(ContinuationPrefix, StringComparison.Ordinal) && token.Length > 2 && sb.Length > 0)
+                sb.Append(token, 2, token.Length - 2);
+            else
+                sb.Append(sb.Length > 0 ? " " : "").Append(token);
+        }
+        return sb.ToString();
+    }
 
     public string TokenOf(int id) => Vocabulary.Tokens[id];
 }

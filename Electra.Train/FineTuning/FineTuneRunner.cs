@@ -5,6 +5,7 @@ using Electra.Model.Checkpoints;
 using Electra.Optim;
 using Electra.Train.Glue;
 using Electra.Train.Reporting;
+using Electra.Train.Runs;
 
 namespace Electra.Train.FineTuning;
 
@@ -29,7 +30,12 @@ public sealed class FineTuneRunner : IDisposable
     private readonly AdamW _optimizer;
     private readonly List<Tensor> _params;
     private readonly MetricsWriter? _log;
+    private readonly RunDirectory? _run;
     private readonly RandomStream _dropout;
+    private readonly List<string> _notices = [];
+
+    private const string BestName = "best", BestJson = "best.json", MetricsFile = "metrics.jsonl";
+    private static readonly string[] Owned = [MetricsFile, BestName, BestName + ".old", BestJson];
 
     public FineTuneRunner(SequenceClassifier model, GlueTask task, IReadOnlyList<EncodedExample> train, IReadOnlyList<EncodedExample> dev,
         int padId, FineTuneSettings settings)
@@ -55,8 +61,27 @@ public sealed class FineTuneRunner : IDisposable
         StepsPerEpoch = (train.Count + settings.Batch - 1) / settings.Batch;
         TotalSteps = (long)StepsPerEpoch * settings.Epochs;
         WarmupSteps = (long)Math.Round(settings.WarmupFraction * TotalSteps);
-        if (settings.OutDir is not null) _log = new MetricsWriter(Path.Combine(settings.OutDir, "metrics.jsonl"), 0);
+        if (settings.OutDir is not null)
+        {
+            // Last, after every check: a refused run leaves the directory as it was.
+            try
+            {
+                _run = RunDirectory.Claim(settings.OutDir, settings.Overwrite ? RunDirectoryUse.Overwrite : RunDirectoryUse.New, "finetune", Owned,
+                    notice: _notices.Add);
+                _run.RecoverSwap(BestName, _notices.Add);
+                _log = new MetricsWriter(Path.Combine(settings.OutDir, MetricsFile), 0);
+            }
+            catch
+            {
+                _run?.Dispose();
+                _optimizer.Dispose();
+                throw;
+            }
+        }
     }
+
+    /// <summary>What the runner replaced or cleaned up in its run directory while starting.</summary>
+    public IReadOnlyList<string> Notices => _notices;
 
     public SequenceClassifier Model { get; }
     public FineTuneSettings Settings { get; }
@@ -64,7 +89,7 @@ public sealed class FineTuneRunner : IDisposable
     public int StepsPerEpoch { get; }
     public long TotalSteps { get; }
     public long WarmupSteps { get; }
-    public string? BestDir => Settings.OutDir is null ? null : Path.Combine(Settings.OutDir, "best");
+    public string? BestDir => Settings.OutDir is null ? null : Path.Combine(Settings.OutDir, BestName);
 
     public FineTuneResult Run(Action<FineTuneReport>? report = null, CancellationToken cancel = default)
     {
@@ -168,12 +193,15 @@ public sealed class FineTuneRunner : IDisposable
             ["train_examples"] = _train.Count,
             ["metrics"] = metrics,
         };
-        File.WriteAllText(Path.Combine(Settings.OutDir!, "best.json"), summary.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+        var path = Path.Combine(Settings.OutDir!, BestJson);
+        File.WriteAllText(path + ".tmp", summary.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+        File.Move(path + ".tmp", path, overwrite: true);
     }
 
     public void Dispose()
     {
         _log?.Dispose();
         _optimizer.Dispose();
+        _run?.Dispose();
     }
 }

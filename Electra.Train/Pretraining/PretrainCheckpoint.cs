@@ -21,6 +21,12 @@ public sealed record TrainerState
     public int DataPosition { get; init; }
     public PretrainSettings Settings { get; init; } = new();
 
+    /// <summary>The vocabulary hash of the shards trained on (manifest vocab_hash); null in older checkpoints.</summary>
+    public string? VocabHash { get; init; }
+
+    /// <summary><see cref="Data.DataFingerprint"/> of the shards trained on; null in older checkpoints.</summary>
+    public string? DataFingerprint { get; init; }
+
     public string ToJson() => JsonSerializer.Serialize(this, TrainJson.Options);
 
     public static TrainerState Parse(string json, string source)
@@ -31,12 +37,36 @@ public sealed record TrainerState
             int format = node["format"]?.GetValue<int>() ?? -1;
             if (format != FormatVersion)
                 throw new InvalidDataException($"{source}: trainer state format {format}, this version reads {FormatVersion}");
-            return JsonSerializer.Deserialize<TrainerState>(json, TrainJson.Options) ?? throw new InvalidDataException($"{source}: empty state");
+            var state = JsonSerializer.Deserialize<TrainerState>(json, TrainJson.Options) ?? throw new InvalidDataException($"{source}: empty state");
+            return state.Check(source);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
         {
             throw new InvalidDataException($"{source}: not a valid trainer state ({e.Message})", e);
         }
+    }
+
+    /// <summary>A state.json edited by hand (or damaged) is refused here, not deep in the loop as an overflow.</summary>
+    private TrainerState Check(string source)
+    {
+        void Require(bool ok, string what)
+        {
+            if (!ok) throw new InvalidDataException($"{source}: {what}");
+        }
+        Require(Step >= 0, $"step {Step} is negative; expected the number of steps completed (0 or more)");
+        Require(OptimizerSteps >= 0, $"optimizer_steps {OptimizerSteps} is negative");
+        Require(DataEpoch >= 0 && DataPosition >= 0, $"data cursor (epoch {DataEpoch}, position {DataPosition}) is negative");
+        Require(Settings is not null, "settings are missing");
+        try
+        {
+            Settings!.CheckRunnable();
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{source}: settings: {e.Message}");
+        }
+        Require(Step <= Settings.Steps, $"step {Step} is beyond the run's {Settings.Steps} steps");
+        return this;
     }
 }
 
@@ -54,15 +84,11 @@ public static class PretrainCheckpoint
     private const string OptimizerFile = "optimizer.safetensors";
     private const string StateFile = "state.json";
 
-    public static void Save(string dir, Pretrainer model, AdamW optimizer, TrainerState state)
-    {
-        dir = Path.GetFullPath(dir);
-        var parent = Path.GetDirectoryName(dir)!;
-        Directory.CreateDirectory(parent);
-        var staging = Path.Combine(parent, $".{Path.GetFileName(dir)}.tmp-{Environment.ProcessId}");
-        if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
-        Directory.CreateDirectory(staging);
+    public static void Save(string dir, Pretrainer model, AdamW optimizer, TrainerState state) =>
+        DirectorySwap.Write(dir, staging => WriteInto(staging, model, optimizer, state));
 
+    private static void WriteInto(string staging, Pretrainer model, AdamW optimizer, TrainerState state)
+    {
         if (model.Discriminator is not null)
             HfCheckpoint.Save(Path.Combine(staging, DiscriminatorDir), model.Discriminator, model.DiscriminatorConfig);
         HfCheckpoint.Save(Path.Combine(staging, GeneratorDir), model.Generator, model.GeneratorConfig);
@@ -72,13 +98,6 @@ public static class PretrainCheckpoint
         SafetensorsWriter.Write(Path.Combine(trainer, OptimizerFile), moments,
             new Dictionary<string, string> { ["optimizer_steps"] = optimizer.StepCount.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         File.WriteAllText(Path.Combine(trainer, StateFile), state.ToJson());
-
-        // Swap in: old → .old, staging → dir, drop .old. Between the two renames the complete old copy remains.
-        var old = dir + ".old";
-        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
-        if (Directory.Exists(dir)) Directory.Move(dir, old);
-        Directory.Move(staging, dir);
-        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
     }
 
     /// <summary>The checkpoint directory to read: <paramref name="dir"/>, or its ".old" twin if a swap was interrupted.</summary>
@@ -87,6 +106,49 @@ public static class PretrainCheckpoint
         if (File.Exists(Path.Combine(dir, TrainerDir, StateFile))) return dir;
         if (File.Exists(Path.Combine(dir + ".old", TrainerDir, StateFile))) return dir + ".old";
         throw new FileNotFoundException($"{dir}: not a pretraining checkpoint (no {TrainerDir}/{StateFile})");
+    }
+
+    /// <summary>
+    /// The checkpoint that <c>--resume PATH</c> means: PATH itself (or its ".old" twin), or PATH/checkpoint when PATH
+    /// is a run directory.
+    /// </summary>
+    public static string Find(string path)
+    {
+        path = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+        if (Exists(path)) return path;
+        var inRun = Path.Combine(path, RunCheckpointName);
+        if (Exists(inRun)) return inRun;
+        throw new FileNotFoundException(Directory.Exists(path)
+            ? $"--resume {path}: not a pretraining checkpoint (no {TrainerDir}/{StateFile} in it or in {RunCheckpointName}/)"
+            : $"--resume {path}: no such checkpoint directory");
+    }
+
+    /// <summary>True when <paramref name="dir"/> (or its ".old" twin) holds a checkpoint's trainer state.</summary>
+    public static bool Exists(string dir) =>
+        File.Exists(Path.Combine(dir, TrainerDir, StateFile)) || File.Exists(Path.Combine(dir + ".old", TrainerDir, StateFile));
+
+    /// <summary>What a run directory calls its checkpoint.</summary>
+    public const string RunCheckpointName = "checkpoint";
+
+    /// <summary>The run directory a checkpoint belongs to: the parent of RUN/checkpoint; null for a checkpoint kept elsewhere.</summary>
+    public static string? RunDirOf(string checkpoint)
+    {
+        checkpoint = Path.TrimEndingDirectorySeparator(Path.GetFullPath(checkpoint));
+        var name = Path.GetFileName(checkpoint);
+        return name is RunCheckpointName or RunCheckpointName + ".old" ? Path.GetDirectoryName(checkpoint) : null;
+    }
+
+    /// <summary>
+    /// The model configs a checkpoint was trained with: the discriminator's and the generator's for RTD; for the MLM
+    /// baseline, whose only network is the generator, its config serves as both.
+    /// </summary>
+    public static (ElectraConfig Discriminator, ElectraConfig? Generator) ReadConfigs(string dir, Objective objective)
+    {
+        dir = Locate(dir);
+        var generator = ElectraConfig.Load(Path.Combine(dir, GeneratorDir, HfCheckpoint.ConfigFile));
+        return objective == Objective.Mlm
+            ? (generator, null)
+            : (ElectraConfig.Load(Path.Combine(dir, DiscriminatorDir, HfCheckpoint.ConfigFile)), generator);
     }
 
     public static TrainerState ReadState(string dir)

@@ -3,6 +3,7 @@ using Electra.Model;
 using Electra.Optim;
 using Electra.Train.Data;
 using Electra.Train.Reporting;
+using Electra.Train.Runs;
 
 namespace Electra.Train.Pretraining;
 
@@ -25,52 +26,136 @@ public enum RunOutcome
 /// </summary>
 public sealed class PretrainRunner : IDisposable
 {
-    private readonly ShardDataset _data;
-    private readonly BatchSampler _sampler;
-    private readonly AdamW _optimizer;
-    private readonly MetricsWriter _log;
-    private readonly List<Tensor> _params;
+    private const string MetricsFile = "metrics.jsonl";
+    private static readonly string[] Owned = [MetricsFile, PretrainCheckpoint.RunCheckpointName, PretrainCheckpoint.RunCheckpointName + ".old"];
+
+    private readonly ShardDataset _data = null!;
+    private readonly BatchSampler _sampler = null!;
+    private readonly AdamW _optimizer = null!;
+    private readonly MetricsWriter _log = null!;
+    private readonly RunDirectory _run = null!;
+    private readonly List<Tensor> _params = null!;
+    private readonly List<string> _notices = [];
+    private readonly string _dataFingerprint = "";
     private long _step;
 
     public PretrainRunner(PretrainSettings settings, ElectraConfig discriminator, ElectraConfig? generator, Device device,
         SpecialTokens special, string? resumeFrom = null)
+        : this(settings, discriminator, generator, device, special, new PretrainStart { ResumeFrom = resumeFrom })
     {
-        // Resolved once and stored in every checkpoint, so a resumed run computes as the original did.
-        settings = settings with { Precision = PrecisionChoice.Resolve(settings.Precision, device) };
-        Settings = settings;
-        if (settings.DataDir is null) throw new ArgumentException("no training data directory given (--data)");
-        _data = ShardDataset.Open(settings.DataDir);
-        if (_data.SeqLen < settings.Seq)
-            throw new ArgumentException($"--seq {settings.Seq} is longer than the shards' sequence length {_data.SeqLen} ({settings.DataDir})");
-        if (_data.VocabSize > discriminator.VocabSize)
-            throw new ArgumentException($"the shards use a vocabulary of {_data.VocabSize} tokens but the model has vocab_size {discriminator.VocabSize}");
-        if (settings.Seq > discriminator.MaxPositionEmbeddings)
-            throw new ArgumentException($"--seq {settings.Seq} exceeds the model's max_position_embeddings {discriminator.MaxPositionEmbeddings}");
-        if (_data.Count < settings.Batch)
-            throw new ArgumentException($"{settings.DataDir} holds {_data.Count} examples, fewer than one batch of {settings.Batch}");
-
-        Model = new Pretrainer(discriminator, generator, new PretrainOptions { Objective = settings.Objective, Seed = settings.Seed, Special = special },
-            device, initSeed: (int)(settings.Seed & 0x7FFFFFFF));
-        _optimizer = new AdamW(AdamW.DefaultGroups(Model.NamedParameters(), settings.WeightDecay), eps: 1e-6f, biasCorrection: false);
-        _params = _optimizer.Params.ToList();
-
-        var cursor = default(BatchCursor);
-        if (resumeFrom is not null)
-        {
-            var state = PretrainCheckpoint.Load(resumeFrom, Model, _optimizer);
-            _step = state.Step;
-            cursor = new BatchCursor(state.DataEpoch, state.DataPosition);
-        }
-        _sampler = new BatchSampler(_data, settings.Batch, settings.Seed, cursor);
-        _log = new MetricsWriter(Path.Combine(settings.OutDir, "metrics.jsonl"), _step);
     }
+
+    /// <summary>
+    /// Checks everything before it writes anything: the settings, the data (its vocabulary against
+    /// <see cref="PretrainStart.VocabHash"/>), and for a resumed run that the settings, model configs and data are the
+    /// checkpoint's. Then it takes the run directory (see <see cref="RunDirectory"/>): a new run refuses one that holds
+    /// files unless <see cref="PretrainStart.Overwrite"/>; a resumed run continues in the checkpoint's own run
+    /// directory or starts a new one at <see cref="PretrainSettings.OutDir"/>.
+    /// </summary>
+    public PretrainRunner(PretrainSettings settings, ElectraConfig discriminator, ElectraConfig? generator, Device device,
+        SpecialTokens special, PretrainStart start)
+    {
+        settings.CheckRunnable();
+        if (settings.DataDir is null) throw new ArgumentException("no training data directory given (--data)");
+        // The precision is resolved once and stored in every checkpoint, so a resumed run computes as the original did.
+        settings = settings with
+        {
+            DataDir = FullPath(settings.DataDir), OutDir = FullPath(settings.OutDir), Precision = PrecisionChoice.Resolve(settings.Precision, device),
+        };
+        Settings = settings;
+        if (RunLock.LiveOwner(settings.OutDir) is { } owner) throw RunLock.Held(Path.Combine(settings.OutDir, RunLock.FileName), owner);
+
+        TrainerState? resumed = null;
+        if (start.ResumeFrom is not null)
+        {
+            ResumedFrom = PretrainCheckpoint.Find(start.ResumeFrom);
+            resumed = PretrainCheckpoint.ReadState(ResumedFrom);
+            ResumeChecks.Settings(resumed, settings, ResumedFrom, _notices);
+            if (resumed.Settings.Precision is { } was && was != settings.Precision)
+                _notices.Add($"--precision {settings.Precision!.Value.Name()}: the checkpoint trained in {was.Name()}; the run continues in {settings.Precision!.Value.Name()}");
+            ResumeChecks.Configs(ResumedFrom, resumed.Settings.Objective, discriminator, generator);
+            if (!Directory.Exists(settings.DataDir))
+                throw new DirectoryNotFoundException(
+                    $"--data {settings.DataDir}: not found; the checkpoint was trained on the shards with fingerprint {resumed.DataFingerprint ?? "(not recorded)"}: pass --data with them");
+        }
+        try
+        {
+            _data = ShardDataset.Open(settings.DataDir, start.VocabHash);
+            if (_data.SeqLen < settings.Seq)
+                throw new ArgumentException($"--seq {settings.Seq} is longer than the shards' sequence length {_data.SeqLen} ({settings.DataDir})");
+            if (_data.VocabSize > discriminator.VocabSize)
+                throw new ArgumentException($"the shards use a vocabulary of {_data.VocabSize} tokens but the model has vocab_size {discriminator.VocabSize}");
+            if (settings.Seq > discriminator.MaxPositionEmbeddings)
+                throw new ArgumentException($"--seq {settings.Seq} exceeds the model's max_position_embeddings {discriminator.MaxPositionEmbeddings}");
+            if (_data.Count < settings.Batch)
+                throw new ArgumentException($"{settings.DataDir} holds {_data.Count} examples, fewer than one batch of {settings.Batch}");
+            _dataFingerprint = DataFingerprint.Of(settings.DataDir);
+            if (resumed is not null) ResumeChecks.Data(resumed, settings.DataDir, _dataFingerprint, _data.VocabHash, _notices);
+
+            // The cap on masked positions scales with the masking rate; the paper's rate keeps the default cap exactly.
+            int? maxPredictions = settings.MaskProb == PretrainSettings.DefaultMaskProb ? null : Math.Max(1, (int)Math.Round(settings.MaskProb * settings.Seq));
+            var options = new PretrainOptions
+            {
+                Objective = settings.Objective, Seed = settings.Seed, Special = special,
+                Temperature = settings.Temperature, MaskProb = settings.MaskProb, DiscWeight = settings.DiscWeight, MaxPredictions = maxPredictions,
+            };
+            Model = new Pretrainer(discriminator, generator, options, device, initSeed: (int)(settings.Seed & 0x7FFFFFFF));
+            _optimizer = new AdamW(AdamW.DefaultGroups(Model.NamedParameters(), settings.WeightDecay), eps: 1e-6f, biasCorrection: false);
+            _params = _optimizer.Params.ToList();
+
+            var cursor = default(BatchCursor);
+            if (ResumedFrom is not null)
+            {
+                var state = PretrainCheckpoint.Load(ResumedFrom, Model, _optimizer);
+                _step = state.Step;
+                cursor = new BatchCursor(state.DataEpoch, state.DataPosition);
+                if (cursor.Position > _data.Count)
+                    throw new InvalidDataException($"{ResumedFrom}: data position {cursor.Position} is beyond the {_data.Count} examples of {settings.DataDir}");
+            }
+            _sampler = new BatchSampler(_data, settings.Batch, settings.Seed, cursor);
+
+            var sourceRun = ResumedFrom is null ? null : PretrainCheckpoint.RunDirOf(ResumedFrom);
+            bool continuing = sourceRun is not null && SamePath(sourceRun, settings.OutDir);
+            var use = continuing ? RunDirectoryUse.Continue : start.Overwrite ? RunDirectoryUse.Overwrite : RunDirectoryUse.New;
+            var existing = Path.Combine(settings.OutDir, PretrainCheckpoint.RunCheckpointName);
+            string hint = PretrainCheckpoint.Exists(existing) ? $"--resume {existing} to continue it, " : "";
+            _run = RunDirectory.Claim(settings.OutDir, use, "pretrain", Owned, hint, _notices.Add);
+            _run.RecoverSwap(PretrainCheckpoint.RunCheckpointName, _notices.Add);
+            var metrics = Path.Combine(settings.OutDir, MetricsFile);
+            if (!continuing && sourceRun is not null && File.Exists(Path.Combine(sourceRun, MetricsFile)))
+            {
+                // A run continued into a new directory keeps its history there, so one metrics.jsonl tells the whole run.
+                File.Copy(Path.Combine(sourceRun, MetricsFile), metrics, overwrite: true);
+                _notices.Add($"continuing {ResumedFrom} (step {_step}) in the new run directory {settings.OutDir}; its metrics before step {_step} were copied");
+            }
+            _log = new MetricsWriter(metrics, _step);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>What the runner decided or cleaned up while starting (a stale lock replaced, the schedule extended, ...).</summary>
+    public IReadOnlyList<string> Notices => _notices;
+
+    /// <summary>The checkpoint this run continued from (absolute); null for a new run.</summary>
+    public string? ResumedFrom { get; }
+
+    /// <summary>This run's checkpoint if one was saved, else the one it continued from, else null.</summary>
+    public string? LastGoodCheckpoint => PretrainCheckpoint.Exists(CheckpointDir) ? CheckpointDir : ResumedFrom;
+
+    private static string FullPath(string path) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+
+    private static bool SamePath(string a, string b) => string.Equals(FullPath(a), FullPath(b), StringComparison.Ordinal);
 
     public PretrainSettings Settings { get; }
     public Precision Precision => Settings.Precision!.Value;
-    public Pretrainer Model { get; }
+    public Pretrainer Model { get; } = null!;
     public long Step => _step;
     public string MetricsPath => _log.Path;
-    public string CheckpointDir => Path.Combine(Settings.OutDir, "checkpoint");
+    public string CheckpointDir => Path.Combine(Settings.OutDir, PretrainCheckpoint.RunCheckpointName);
 
     /// <summary>Trains until <paramref name="stopAt"/> (default: the configured total) or until cancelled.</summary>
     public RunOutcome Run(Action<StepReport>? report = null, CancellationToken cancel = default, long? stopAt = null)
@@ -166,6 +251,8 @@ public sealed class PretrainRunner : IDisposable
             DataEpoch = _sampler.Cursor.Epoch,
             DataPosition = _sampler.Cursor.Position,
             Settings = Settings,
+            VocabHash = _data.VocabHash,
+            DataFingerprint = _dataFingerprint,
         };
         PretrainCheckpoint.Save(CheckpointDir, Model, _optimizer, state);
     }
@@ -189,9 +276,10 @@ public sealed class PretrainRunner : IDisposable
 
     public void Dispose()
     {
-        _log.Dispose();
-        _optimizer.Dispose();
-        Model.Dispose();
-        _data.Dispose();
+        _log?.Dispose();
+        _optimizer?.Dispose();
+        Model?.Dispose();
+        _data?.Dispose();
+        _run?.Dispose();
     }
 }

@@ -27,18 +27,25 @@ public static class MetricsPlot
         return null;
     }
 
+    public const int MinWidth = 200, MaxWidth = 10_000, MinPanelHeight = 100, MaxPanelHeight = 4_000;
+
     public static PlotSummary Render(string metricsPath, string outPath, int width = 1000, int panelHeight = 280) =>
         Render([metricsPath], outPath, width, panelHeight);
 
     /// <summary>
     /// Several runs on the same panels (bf16 against fp32, one seed against another): with more than one log, each
     /// series is labelled with its run: the directory holding a metrics.jsonl, or the name of any other file.
+    /// <paramref name="series"/>, when given, names the keys to draw.
     /// </summary>
     public static PlotSummary Render(IReadOnlyList<string> metricsPaths, string outPath, int width = 1000, int panelHeight = 280,
         IReadOnlyCollection<string>? series = null)
     {
-        if (width < 200 || panelHeight < 100)
-            throw new ArgumentException($"plot size {width}×{panelHeight} per panel is too small (at least 200×100)");
+        // Beyond these the image is gigabytes of pixels and the renderer fails deep inside with no useful message.
+        if (width is < MinWidth or > MaxWidth)
+            throw new ArgumentException($"--width {width}: expected {MinWidth}..{MaxWidth} pixels");
+        if (panelHeight is < MinPanelHeight or > MaxPanelHeight)
+            throw new ArgumentException($"--panel-height {panelHeight}: expected {MinPanelHeight}..{MaxPanelHeight} pixels");
+        if (Directory.Exists(outPath)) throw new IOException($"--out {outPath} is a folder; expected the path of a .png file");
         if (metricsPaths.Count == 0) throw new ArgumentException("no metrics file to plot");
         var runs = metricsPaths.Select(path => (Label: RunLabel(path, metricsPaths.Count), Records: MetricsLog.Read(path))).ToList();
         var records = runs.SelectMany(r => r.Records).ToList();
@@ -83,8 +90,15 @@ public static class MetricsPlot
         multiplot.SharedAxes.ShareX(plots);
 
         var dir = Path.GetDirectoryName(Path.GetFullPath(outPath));
-        if (dir is not null) Directory.CreateDirectory(dir);
-        multiplot.SavePng(outPath, width, panelHeight * panels.Count);
+        try
+        {
+            if (dir is not null) Directory.CreateDirectory(dir);
+            multiplot.SavePng(outPath, width, panelHeight * panels.Count);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"cannot write {outPath}: {e.Message}", e);
+        }
         return new PlotSummary(panels, records.Count);
     }
 

@@ -46,9 +46,12 @@ public class AttentionTensorCoreTests
         using var gDqkv = KernelTestInputs.PoisonedBf16(b, t, 3 * h);
         be.AttentionBackward(gDOut, gQkv, gMask, gOut, gLse, nh, scale, dropout, seed, offset, gDqkv);
         var got = gDqkv.ToFloatArray();
-        // Each of dQ, dK, dV on its own: a wrong third must not hide behind two right ones.
+        // Each of dQ, dK, dV on its own: a wrong third must not hide behind two right ones. At T = 1 the one key has
+        // P = 1, so dS = P∘(dP − D) = 0 and dQ = dK = 0 exactly, while the CPU reference holds rounding noise (RMS
+        // ≈ 4e-8): the norm is floored at an RMS of 1e-3 per element, 40× below the smallest gradient RMS of the
+        // other cases (≈ 4e-2), so only a (near-)zero reference is compared absolutely (RMS error ≤ 1e-5 there).
         for (int part = 0; part < 3; part++)
-            AssertClose(Part(got, b * t, h, part), Part(cDqkv, b * t, h, part), 1e-2, $"mma d{"QKV"[part]}");
+            AssertClose(Part(got, b * t, h, part), Part(cDqkv, b * t, h, part), 1e-2, $"mma d{"QKV"[part]}", floorRms: 1e-3);
 
         using var gDqkv2 = KernelTestInputs.PoisonedBf16(b, t, 3 * h);
         be.AttentionBackward(gDOut, gQkv, gMask, gOut, gLse, nh, scale, dropout, seed, offset, gDqkv2);

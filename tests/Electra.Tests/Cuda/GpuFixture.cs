@@ -39,8 +39,11 @@ public static class Gpu
 
     public static Tensor PoisonedInts(params int[] shape) => Tensor.Full(shape, -12345, DType.I32, Dev);
 
-    /// <summary>‖got − want‖ / ‖want‖ in double; NaN anywhere in got fails.</summary>
-    public static void AssertClose(float[] got, float[] want, double tolerance, string what)
+    /// <summary>
+    /// ‖got − want‖ / ‖want‖ in double; NaN anywhere in got fails. With <paramref name="floorRms"/> the denominator
+    /// is at least floorRms·√n: a reference that is zero up to rounding noise is then compared on an absolute scale.
+    /// </summary>
+    public static void AssertClose(float[] got, float[] want, double tolerance, string what, double floorRms = 0)
     {
         Assert.That(got, Has.Length.EqualTo(want.Length), what);
         double num = 0, den = 0;
@@ -51,6 +54,7 @@ public static class Gpu
             num += d * d;
             den += (double)want[i] * want[i];
         }
+        den = Math.Max(den, floorRms * floorRms * got.Length);
         double rel = den == 0 ? Math.Sqrt(num) : Math.Sqrt(num / den);
         Assert.That(rel, Is.LessThanOrEqualTo(tolerance), $"{what}: relative error {rel:E2}");
     }

@@ -73,6 +73,74 @@ public class LayerNormKernelTests
         Assert.That(gdb2.ToFloatArray(), Is.EqualTo(gdb.ToFloatArray()), "dBeta is deterministic");
     }
 
+    [TestCase(1, 64, 0.1f, true)]
+    [TestCase(300, 256, 0.1f, true)]
+    [TestCase(130, 1024, 0.5f, false)]
+    [TestCase(37, 100, 0f, true)]
+    public void InputBiasAndDropoutMatchCpu(int rows, int c, float p, bool withResidual)
+    {
+        _ = Backend;
+        var x = TestData.RandomFloats(rows * c, rows + 2 * c);
+        var r = TestData.RandomFloats(rows * c, rows + c + 9);
+        var bias = TestData.RandomFloats(c, 21, 0.5f);
+        var gamma = TestData.RandomFloats(c, 22).Select(v => 1f + 0.5f * v).ToArray();
+        var beta = TestData.RandomFloats(c, 23, 0.2f);
+        var dy = TestData.RandomFloats(rows * c, 24);
+        const ulong seed = 0x5EED, offset = 12345;
+
+        using var cb = Tensor.FromArray(bias, [c]);
+        using var gbias = Floats(bias, c);
+        var cIn = new LayerNormInput(cb, p, seed, offset);
+        var gIn = new LayerNormInput(gbias, p, seed, offset);
+
+        using var cx = Tensor.FromArray(x, [rows, c]);
+        using var cr = Tensor.FromArray(r, [rows, c]);
+        using var cg = Tensor.FromArray(gamma, [c]);
+        using var cbeta = Tensor.FromArray(beta, [c]);
+        using var cy = Tensor.Empty([rows, c]);
+        using var cm = Tensor.Empty([rows]);
+        using var cs = Tensor.Empty([rows]);
+        using var cSum = Tensor.Empty([rows, c]);
+        Cpu.LayerNormForward(cx, withResidual ? cr : null, cg, cbeta, 1e-12f, cy, cm, cs, cSum, cIn);
+
+        using var gx = Floats(x, rows, c);
+        using var gr = Floats(r, rows, c);
+        using var gg = Floats(gamma, c);
+        using var gbeta = Floats(beta, c);
+        using var gy = Poisoned(rows, c);
+        using var gm = Poisoned(rows);
+        using var gs = Poisoned(rows);
+        using var gSum = Poisoned(rows, c);
+        Backend.LayerNormForward(gx, withResidual ? gr : null, gg, gbeta, 1e-12f, gy, gm, gs, gSum, gIn);
+        // s = dropout(x + b) + r is formed with the same roundings as the CPU's three passes (no contraction).
+        Assert.That(gSum.ToFloatArray(), Is.EqualTo(cSum.ToFloatArray()), "s, bit for bit (the same mask, the same roundings)");
+        AssertClose(gy.ToFloatArray(), cy.ToFloatArray(), 1e-5, "y");
+        AssertClose(gs.ToFloatArray(), cs.ToFloatArray(), 1e-5, "rstd");
+
+        using var cdy = Tensor.FromArray(dy, [rows, c]);
+        using var cdS = Tensor.Empty([rows, c]);
+        using var cdX = Tensor.Empty([rows, c]);
+        using var cdg = Tensor.Empty([c]);
+        using var cdb = Tensor.Empty([c]);
+        using var cdBias = Tensor.Empty([c]);
+        Cpu.LayerNormBackward(cdy, cSum, cg, cm, cs, cdS, cdg, cdb, cIn, cdX, cdBias);
+
+        using var gdy = Floats(dy, rows, c);
+        using var gdS = Poisoned(rows, c);
+        using var gdX = Poisoned(rows, c);
+        using var gdg = Poisoned(c);
+        using var gdb = Poisoned(c);
+        using var gdBias = Poisoned(c);
+        Backend.LayerNormBackward(gdy, gSum, gg, gm, gs, gdS, gdg, gdb, gIn, gdX, gdBias);
+        AssertClose(gdS.ToFloatArray(), cdS.ToFloatArray(), 1e-4, "dS");
+        AssertClose(gdX.ToFloatArray(), cdX.ToFloatArray(), 1e-4, "dX");
+        var dropped = cdX.ToFloatArray().Select(v => v == 0f).ToArray();
+        Assert.That(gdX.ToFloatArray().Select(v => v == 0f), Is.EqualTo(dropped), "dX is zero exactly where the CPU's mask dropped");
+        AssertClose(gdg.ToFloatArray(), cdg.ToFloatArray(), 1e-4, "dGamma");
+        AssertClose(gdb.ToFloatArray(), cdb.ToFloatArray(), 1e-5, "dBeta");
+        AssertClose(gdBias.ToFloatArray(), cdBias.ToFloatArray(), 1e-4, "dBias");
+    }
+
     [Test]
     public void Bf16MatchesCpuOnRoundedInputs()
     {

@@ -4,7 +4,10 @@ using Electra.Cuda.Compile;
 
 namespace Electra.Tests.Cuda;
 
-/// <summary>Every kernel source compiles with the system NVRTC to CUBIN, without register spills. Needs no GPU.</summary>
+/// <summary>
+/// Every kernel source compiles with the system NVRTC to CUBIN, and ptxas reports what a simulator cannot see: no
+/// register spills, and static shared memory within the 48 KiB a block gets without opting in. Needs no GPU.
+/// </summary>
 [Category("Nvrtc")]
 public partial class NvrtcTests
 {
@@ -35,9 +38,33 @@ public partial class NvrtcTests
             {
                 Assert.That(f.SpillStores, Is.Zero, $"{source} sm_{arch}: {f.Name} spills {f.SpillStores} bytes of stores");
                 Assert.That(f.SpillLoads, Is.Zero, $"{source} sm_{arch}: {f.Name} spills {f.SpillLoads} bytes of loads");
+                Assert.That(f.SharedBytes, Is.LessThanOrEqualTo(StaticSharedLimit),
+                    $"{source} sm_{arch}: {f.Name} declares {f.SharedBytes} bytes of static shared memory");
             }
         });
-        TestContext.Out.WriteLine(string.Join("\n", report.Functions.Select(f => $"{f.Name}: {f.Registers} registers, stack {f.StackFrame}")));
+        // A source that declares __shared__ arrays must show them in the report, or the limit above checks nothing.
+        if (KernelSources.Read(source).Contains("__shared__"))
+            Assert.That(report.Functions.Max(f => f.SharedBytes), Is.GreaterThan(0), $"{source} sm_{arch}: no smem in the ptxas report");
+        TestContext.Out.WriteLine(string.Join("\n", report.Functions.Select(f => $"{f.Name}: {f.Registers} registers, {f.SharedBytes} B smem, stack {f.StackFrame}")));
+    }
+
+    /// <summary>Static shared memory a block may declare: more needs dynamic shared memory and an opt-in.</summary>
+    private const int StaticSharedLimit = 48 * 1024;
+
+    [Test]
+    public void PtxasReportReadsRegistersSharedMemoryAndSpills()
+    {
+        const string log = """
+            ptxas info    : Compiling entry function 'a' for 'sm_90'
+            ptxas info    : Function properties for a
+            ptxas         .     8 bytes stack frame, 4 bytes spill stores, 12 bytes spill loads
+            ptxas info    : Used 40 registers, 33280 bytes smem, 400 bytes cmem[0]
+            ptxas info    : Function properties for b
+            ptxas         .     0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+            ptxas info    : Used 16 registers
+            """;
+        var f = PtxasReport.Parse(log).Functions;
+        Assert.That(f, Is.EqualTo(new[] { new PtxasReport.Function("a", 40, 8, 4, 12, 33280), new PtxasReport.Function("b", 16, 0, 0, 0, 0) }));
     }
 
     [Test]
@@ -95,18 +122,19 @@ public partial class NvrtcTests
 /// <summary>The per-function lines of ptxas' -v report.</summary>
 public sealed partial record PtxasReport(IReadOnlyList<PtxasReport.Function> Functions)
 {
-    public sealed record Function(string Name, int Registers, int StackFrame, int SpillStores, int SpillLoads);
+    public sealed record Function(string Name, int Registers, int StackFrame, int SpillStores, int SpillLoads, int SharedBytes);
 
     // ptxas info    : Function properties for add_bias
     // ptxas         .     0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
     // ptxas info    : Used 10 registers, 388 bytes cmem[0]
+    // ("Used 18 registers, 256 bytes smem, ..." when the function declares static shared memory)
     [GeneratedRegex(@"Function properties for (\S+)")]
     private static partial Regex Header();
 
     [GeneratedRegex(@"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads")]
     private static partial Regex Frame();
 
-    [GeneratedRegex(@"Used (\d+) registers")]
+    [GeneratedRegex(@"Used (\d+) registers(?:, (\d+) bytes smem)?")]
     private static partial Regex Used();
 
     public static PtxasReport Parse(string log)
@@ -118,7 +146,7 @@ public sealed partial record PtxasReport(IReadOnlyList<PtxasReport.Function> Fun
             if (Header().Match(line) is { Success: true } h)
             {
                 if (current is not null) functions.Add(current);
-                current = new Function(h.Groups[1].Value, -1, -1, -1, -1);
+                current = new Function(h.Groups[1].Value, -1, -1, -1, -1, 0);
             }
             else if (current is not null && Frame().Match(line) is { Success: true } f)
             {
@@ -126,7 +154,11 @@ public sealed partial record PtxasReport(IReadOnlyList<PtxasReport.Function> Fun
             }
             else if (current is not null && Used().Match(line) is { Success: true } u)
             {
-                current = current with { Registers = int.Parse(u.Groups[1].Value) };
+                current = current with
+                {
+                    Registers = int.Parse(u.Groups[1].Value),
+                    SharedBytes = u.Groups[2].Success ? int.Parse(u.Groups[2].Value) : 0,
+                };
             }
         }
         if (current is not null) functions.Add(current);

@@ -258,7 +258,7 @@ public class FineTuneTests
 
     // ---- the command line ---------------------------------------------------------------------------------------
 
-    private static (int Code, string Out, string Error) Cli(params string[] args)
+    internal static (int Code, string Out, string Error) Cli(params string[] args)
     {
         var root = new RootCommand();
         foreach (var c in CommandList.All()) root.Subcommands.Add(c);

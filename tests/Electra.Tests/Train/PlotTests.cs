@@ -170,4 +170,54 @@ public class PlotTests
             Console.SetError(originalError);
         }
     }
+
+    [TestCase("--width", "100000", "electra plot: --width 100000: expected 200..10000 pixels")]
+    [TestCase("--width", "50", "electra plot: --width 50: expected 200..10000 pixels")]
+    [TestCase("--panel-height", "-1", "electra plot: --panel-height -1: expected 100..4000 pixels")]
+    [TestCase("--panel-height", "2000000", "electra plot: --panel-height 2000000: expected 100..4000 pixels")]
+    public void AbsurdSizesAreOneLineErrors(string option, string value, string expected)
+    {
+        var metrics = Jsonl(PretrainLog(10).Split('\n'));
+        var png = Path.Combine(_dir, "big.png");
+        var (code, stdout, stderr) = Plot("--metrics", metrics, "--out", png, option, value);
+        Assert.That((code, stderr, stdout), Is.EqualTo((1, expected + "\n", "")));
+        Assert.That(File.Exists(png), Is.False);
+    }
+
+    [Test]
+    public void UnwritableOutputsAreOneLineErrors()
+    {
+        var metrics = Jsonl(PretrainLog(10).Split('\n'));
+        // Root may write anywhere, so "unwritable" here is a path through a file, and a path that is a folder.
+        var file = Path.Combine(_dir, "a-file");
+        File.WriteAllText(file, "x");
+        var (code, _, stderr) = Plot("--metrics", metrics, "--out", Path.Combine(file, "sub", "loss.png"));
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(stderr, Does.StartWith($"electra plot: cannot write {Path.Combine(file, "sub", "loss.png")}: "));
+        Assert.That(stderr.TrimEnd('\n').Split('\n'), Has.Length.EqualTo(1));
+        Assert.That(File.ReadAllText(file), Is.EqualTo("x"));
+
+        var folder = Path.Combine(_dir, "folder");
+        Directory.CreateDirectory(folder);
+        (code, _, stderr) = Plot("--metrics", metrics, "--out", folder);
+        Assert.That((code, stderr), Is.EqualTo((1, $"electra plot: --out {folder} is a folder; expected the path of a .png file\n")));
+        Assert.That(Directory.GetFileSystemEntries(folder), Is.Empty);
+    }
+
+    private static (int Code, string Out, string Error) Plot(params string[] args)
+    {
+        var (originalOut, originalError) = (Console.Out, Console.Error);
+        var (stdout, stderr) = (new StringWriter(), new StringWriter());
+        try
+        {
+            Console.SetOut(stdout);
+            Console.SetError(stderr);
+            return (PlotCommand.Create().Parse(args).Invoke(), stdout.ToString(), stderr.ToString());
+        }
+        finally
+        {
+            Console.SetOut(originalOut);
+            Console.SetError(originalError);
+        }
+    }
 }

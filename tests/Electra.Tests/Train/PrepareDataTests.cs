@@ -259,6 +259,31 @@ public class PrepareDataTests
     }
 
     [Test]
+    public void UnknownShareIsOfTheTextsTokensEvenWhenPackingCutsASentence()
+    {
+        // 100 emoji words ([UNK] each) in one sentence, far longer than T = 16, then three known tokens: packing keeps
+        // at most 16 ids of the sentence, but the share counts what the tokenizer made of the text.
+        var path = WriteFile("unk.txt", string.Join(' ', Enumerable.Repeat("\U0001F600", 100)) + " and then. The cat.\n");
+        var (manifest, stats) = Prepare(path, "out", 16);
+        Assert.That(stats.UnknownTokens, Is.EqualTo(100));
+        Assert.That(stats.TextTokens, Is.EqualTo(100 + 3 + 3), "100 [UNK], \"and then .\", \"the cat .\"");
+        Assert.That(stats.UnknownShare, Is.EqualTo(100.0 / 106));
+        Assert.That(manifest.Tokens, Is.LessThan(stats.UnknownTokens), "the shards hold fewer tokens than the [UNK] count");
+        Assert.That(ShardManifest.Load(Path.Combine(_dir, "out")).Corpus!.TextTokens, Is.EqualTo(106), "recorded in the manifest");
+    }
+
+    [Test]
+    public void CurrencySignsReachTheShards()
+    {
+        var path = WriteFile("money.txt", "It cost $5, or £3 and €4 at 20 °C.\n");
+        Prepare(path, "out", 32);
+        var ids = ReadAll(Path.Combine(_dir, "out")).Single().Ids;
+        var tokens = ids.Select(Bert.Value.TokenOf).ToArray();
+        Assert.That(tokens, Is.EqualTo(new[] { "[CLS]", "it", "cost", "$", "5", ",", "or", "£", "3", "and", "€", "4", "at", "20", "°", "c", ".", "[SEP]" }));
+        Assert.That(ids, Does.Contain(1002), "id 1002 is $");
+    }
+
+    [Test]
     public void RealStateOfTheUnionFilesPrepare()
     {
         var sotu = TestData.RequireShared("corpus/sotu");

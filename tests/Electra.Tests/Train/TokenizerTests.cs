@@ -46,6 +46,50 @@ public class TokenizerTests
     }
 
     [Test]
+    public void SymbolsAndPunctuationAreTokensOfTheirOwn()
+    {
+        // The issue's example: every one of these is in bert-base-uncased, and none may vanish.
+        var tokenizer = WordPieceTokenizer.Load();
+        var tokens = tokenizer.Encode("$5 — 10% £3 ° ± × ½").Select(tokenizer.TokenOf);
+        Assert.That(tokens, Is.EqualTo(new[] { "$", "5", "—", "10", "%", "£", "3", "°", "±", "×", "½" }));
+        Assert.That(tokenizer.Encode("US$"), Is.EqualTo(new[] { tokenizer.Vocabulary.IdOf("us"), 1002 }));
+        Assert.That(tokenizer.Encode("©→♥€").Select(tokenizer.TokenOf), Is.EqualTo(new[] { "©", "→", "♥", "€" }));
+        Assert.That(BasicTokenizer.Split("x²=½·π"), Is.EqualTo(new[] { "x²", "=", "½", "·", "π" }), "No (², ½) is part of a word, as in BERT");
+    }
+
+    [Test]
+    public void OnlyWhatTheVocabularyLacksBecomesUnk()
+    {
+        var path = WriteVocab(string.Join("\n", Specials.Concat(["$", "5", "ok", "a", "##a"])) + "\n");
+        var tokenizer = WordPieceTokenizer.Load(path);
+        int unk = tokenizer.UnkId;
+        // € is a symbol the vocabulary lacks: one [UNK] for it alone, not for "€5"; the emoji likewise.
+        Assert.That(tokenizer.Encode("$5 €5 ok😀ok"), Is.EqualTo(new[] { 5, 6, unk, 6, 7, unk, 7 }));
+        Assert.That(tokenizer.Encode("okay"), Is.EqualTo(new[] { unk }), "a word with an unmatched rest is one [UNK]");
+        Assert.That(tokenizer.Encode(new string('a', WordPieceTokenizer.MaxCharsPerWord)), Has.Count.EqualTo(100).And.All.Not.EqualTo(unk));
+        Assert.That(tokenizer.Encode(new string('a', WordPieceTokenizer.MaxCharsPerWord + 1)), Is.EqualTo(new[] { unk }));
+    }
+
+    [Test]
+    public void ControlAndFormatCharactersGoAndLineBreaksSeparateWords()
+    {
+        var tokenizer = WordPieceTokenizer.Load();
+        var words = tokenizer.Encode("cooperate ab x y z");
+        // Soft hyphen and zero-width space are Cf, NUL and DEL Cc, U+FFFD and a lone surrogate stand for bad input.
+        Assert.That(tokenizer.Encode("co\u00ADoperate a\u200Bb x\ty\r\nz"), Is.EqualTo(words));
+        Assert.That(tokenizer.Encode("co\0operate a\u007Fb\uFFFD x\uD800 y\u2028z"), Is.EqualTo(words));
+    }
+
+    [Test]
+    public void HangulSyllablesBecomeJamoAsInBertUncased()
+    {
+        Assert.That(WordPieceTokenizer.StripAccents("한국"), Is.EqualTo("\u1112\u1161\u11AB\u1100\u116E\u11A8"));
+        var tokenizer = WordPieceTokenizer.Load();
+        Assert.That(tokenizer.Encode("한").Select(tokenizer.TokenOf), Is.EqualTo(new[] { "ᄒ", "##ᅡ", "##ᆫ" }));
+        Assert.That(tokenizer.Encode("가"), Does.Not.Contain(tokenizer.UnkId), "a syllable without a final consonant: two jamo");
+    }
+
+    [Test]
     public void BundledVocabHasBertSpecialIdsSizeAndHash()
     {
         var tokenizer = WordPieceTokenizer.Load();
