@@ -146,10 +146,10 @@ public class PrecisionTests
 
         const string text = "the nation congress people war peace law of the world.";
         using var cpu = ModelLoading.LoadDiscriminator(checkpoint, Device.Cpu);
-        var (tokens, fp32) = ScoreCommand.Score(cpu, Bert.Value, text);
+        var (tokens, fp32, _) = ScoreCommand.Score(cpu, Bert.Value, text);
         using var gpu = ModelLoading.LoadDiscriminator(checkpoint, dev);
         float[] bf16;
-        using (Autocast.Bf16()) (_, bf16) = ScoreCommand.Score(gpu, Bert.Value, text);
+        using (Autocast.Bf16()) (_, bf16, _) = ScoreCommand.Score(gpu, Bert.Value, text);
         TestContext.Out.WriteLine(string.Join(" ", tokens.Zip(fp32, bf16).Select(x => $"{x.First}:{x.Second:F4}/{x.Third:F4}")));
         // p ≈ 0.37 here, σ′ = p(1 − p) ≈ 0.23: 2e-3 lets a logit of magnitude ≈ 0.5 move by ≈ 0.009, about four bf16
         // roundings (2⁻⁸ relative) of it, after one layer and the head in bf16. Measured: 4e-4.
