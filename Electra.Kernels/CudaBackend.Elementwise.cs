@@ -123,16 +123,24 @@ public sealed unsafe partial class CudaBackend
     /// <summary>Deterministic column sums of a [rows, cols] matrix (F32 or BF16) into F32 dst (beta·dst + Σ), in one launch.</summary>
     internal void ColumnSums(Tensor x, long rows, int cols, Tensor dst, float beta)
     {
-        const int rowsPerBlock = 256;
+        using var partials = ColumnSumPartials(rows, cols, out var grid);
+        // The kernel reads x and writes each partial once, then reads the partials again: bytes beyond its tensors.
+        long bytes = x.Bytes + 2 * partials.Bytes + (beta == 0f ? 1 : 2) * dst.Bytes;
+        K(Reduce, "column_sums" + Activations("ColumnSums", x)).Launch(new LaunchCost(0, FlopRate.None, bytes), grid, (32, 8, 1), 0,
+            x, rows, cols, ColumnSumRows, partials, (ulong)_columnTickets, dst, beta);
+    }
+
+    // common.cuh's column_sums_of: row blocks of 256 rows, 32-column tiles, one ticket per tile.
+    private const int ColumnSumRows = 256;
+
+    private Tensor ColumnSumPartials(long rows, int cols, out (uint X, uint Y, uint Z) grid)
+    {
         int tiles = (cols + 31) / 32;
         if (tiles > ColumnTickets)
             throw new ArgumentException($"column sums: {cols} columns is more than the {ColumnTickets * 32} the ticket table serves");
-        int rowBlocks = (int)Math.Max(1, (rows + rowsPerBlock - 1) / rowsPerBlock);
-        using var partials = Scratch((long)rowBlocks * cols);
-        // The kernel reads x and writes each partial once, then reads the partials again: bytes beyond its tensors.
-        long bytes = x.Bytes + 2 * partials.Bytes + (beta == 0f ? 1 : 2) * dst.Bytes;
-        K(Reduce, "column_sums" + Activations("ColumnSums", x)).Launch(new LaunchCost(0, FlopRate.None, bytes), ((uint)tiles, (uint)rowBlocks, 1), (32, 8, 1), 0,
-            x, rows, cols, rowsPerBlock, partials, (ulong)_columnTickets, dst, beta);
+        int rowBlocks = (int)Math.Max(1, (rows + ColumnSumRows - 1) / ColumnSumRows);
+        grid = ((uint)tiles, (uint)rowBlocks, 1);
+        return Scratch((long)rowBlocks * cols);
     }
 
     public void BiasGeluForward(Tensor x, Tensor bias, Tensor y)
@@ -151,8 +159,14 @@ public sealed unsafe partial class CudaBackend
         F32("BiasGeluBackward", bias, dBias);
         CheckBias("BiasGeluBackward", x, bias, dX);
         SameCount("BiasGeluBackward", dY, x);
-        K(Elementwise, "bias_gelu_backward" + type).Launch1D(x.Count, Threads, dY, x, bias, dX, x.Shape.Rows, x.Shape.Last);
-        ColumnSums(dX, x.Shape.Rows, x.Shape.Last, dBias, 0f);
+        long rows = x.Shape.Rows;
+        int cols = x.Shape.Last;
+        // dX and its column sums (dBias) in one launch: dX is summed as it is written (the thread's own store, read
+        // back from L1), so only the partials are read twice.
+        using var partials = ColumnSumPartials(rows, cols, out var grid);
+        long bytes = dY.Bytes + x.Bytes + dX.Bytes + bias.Bytes + 2 * partials.Bytes + dBias.Bytes;
+        K(Elementwise, "bias_gelu_backward" + type).Launch(new LaunchCost(0, FlopRate.None, bytes), grid, (32, 8, 1), 0,
+            dY, x, bias, dX, rows, cols, ColumnSumRows, partials, (ulong)_columnTickets, dBias);
     }
 
     private static void CheckBias(string op, Tensor x, Tensor bias, Tensor y)

@@ -206,3 +206,47 @@ __device__ __forceinline__ void report_error(int* errors, int code, i64 position
         errors[2] = value;
     }
 }
+
+// Column sums of a [rows, cols] matrix in one launch: dst[c] = beta·dst[c] + Σ_r source(r, c) (dst is not read when
+// beta = 0). grid (⌈cols/32⌉, ⌈rows/rowsPerBlock⌉), blockDim (32, 8). Block (tile, rb) sums rows
+// [rb·rowsPerBlock, …) of 32 columns (8 row lanes combined in lane order) into partials[rb, ·]; the last block of a
+// tile to finish, told by a ticket counter, adds the partials in row-block order. Which block is last varies from
+// run to run; the order of the additions does not, so the bits do not either. The last block sets its ticket back
+// to 0 for the next launch (tickets start zeroed). source(r, c) gives the value to sum and may write what it
+// computed (bias + GELU backward writes dX there and sums it). Partials and result are F32.
+template <typename Source>
+__device__ __forceinline__ void column_sums_of(const Source& source, i64 rows, int cols, int rowsPerBlock, float* partials,
+    unsigned* tickets, float* dst, float beta)
+{
+    __shared__ float lanes[8][33];
+    __shared__ int last;
+    int col = blockIdx.x * 32 + threadIdx.x;
+    i64 start = (i64)blockIdx.y * rowsPerBlock;
+    i64 end = min(rows, start + rowsPerBlock);
+    float acc = 0.f;
+    if (col < cols)
+        for (i64 r = start + threadIdx.y; r < end; r += 8) acc += source(r, col);
+    lanes[threadIdx.y][threadIdx.x] = acc;
+    __syncthreads();
+    if (threadIdx.y == 0 && col < cols)
+    {
+        float s = lanes[0][threadIdx.x];
+        for (int k = 1; k < 8; k++) s += lanes[k][threadIdx.x];
+        partials[(i64)blockIdx.y * cols + col] = s;
+    }
+    // The partial must be visible device-wide before the ticket says it is there.
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0 && threadIdx.y == 0)
+    {
+        last = atomicAdd(&tickets[blockIdx.x], 1u) == gridDim.y - 1;
+        if (last) tickets[blockIdx.x] = 0;
+    }
+    __syncthreads();
+    if (!last || threadIdx.y != 0 || col >= cols) return;
+    // Other blocks' partials were written on other SMs: read them past this SM's L1.
+    const volatile float* p = partials;
+    float total = 0.f;
+    for (unsigned b = 0; b < gridDim.y; b++) total += p[(i64)b * cols + col];
+    dst[col] = beta == 0.f ? total : beta * dst[col] + total;
+}

@@ -85,13 +85,22 @@ __device__ __forceinline__ void bias_gelu_forward(const T* x, const float* bias,
     GRID_STRIDE(i, rows * cols) store1(y + i, gelu(load1(x + i) + bias[i % cols]));
 }
 
-// dX = dY ∘ GELU′(x + bias); the bias gradient is a column sum of dX (reduce.cu) launched right after.
+// dX = dY ∘ GELU′(x + bias), and dBias = Σ_r dX (as stored) in the same launch: column_sums_of visits every
+// element once, so it writes dX where it reads it. Launched as common.cuh's column sums.
 template <typename T>
-__device__ __forceinline__ void bias_gelu_backward(const T* dy, const T* x, const float* bias, T* dx, i64 rows,
-                                                   int cols)
+struct BiasGeluGrad
 {
-    GRID_STRIDE(i, rows * cols) store1(dx + i, load1(dy + i) * gelu_grad(load1(x + i) + bias[i % cols]));
-}
+    const T *dy, *x;
+    const float* bias;
+    T* dx;
+    int cols;
+    __device__ __forceinline__ float operator()(i64 r, int c) const
+    {
+        i64 i = r * cols + c;
+        store1(dx + i, load1(dy + i) * gelu_grad(load1(x + i) + bias[c]));
+        return load1(dx + i);
+    }
+};
 
 }  // namespace ew
 
@@ -103,8 +112,9 @@ __device__ __forceinline__ void bias_gelu_backward(const T* dy, const T* x, cons
         ew::bias_gelu_forward(x, bias, y, rows, cols);                                                           \
     }                                                                                                            \
     extern "C" __global__ void bias_gelu_backward##SUFFIX(const T* dy, const T* x, const float* bias, T* dx,      \
-                                                          i64 rows, int cols) {                                  \
-        ew::bias_gelu_backward(dy, x, bias, dx, rows, cols);                                                     \
+        i64 rows, int cols, int rowsPerBlock, float* partials, unsigned* tickets, float* dbias) {                \
+        column_sums_of(ew::BiasGeluGrad<T>{dy, x, bias, dx, cols}, rows, cols, rowsPerBlock, partials, tickets,  \
+                       dbias, 0.f);                                                                              \
     }
 BIAS_FAMILY(, float)
 BIAS_FAMILY(_bf16, bf16_t)

@@ -23,50 +23,23 @@ extern "C" __global__ void sum_finish(const float* partials, int count, float* d
     if (threadIdx.x == 0) dst[0] = (float)(acc * scale);
 }
 
-// Column sums of x [rows, cols] in one launch: dst[c] = beta·dst[c] + Σ_r x[r, c] (dst is not read when beta = 0).
-// Block (tile, rb) sums rows [rb·rowsPerBlock, …) of 32 columns (blockDim (32, 8): 8 row lanes combined in lane
-// order) into partials[rb, ·]; the last block of a tile to finish, told by a ticket counter, adds the partials in
-// row-block order. Which block is last varies from run to run; the order of the additions does not, so the bits
-// do not either. The last block sets its ticket back to 0 for the next launch (tickets start zeroed).
-// The bf16 instance (bias gradients of the mixed-precision step) reads bf16 rows and sums in F32: the partials and
-// the result are F32.
+// Column sums of x [rows, cols] in one launch (common.cuh's column_sums_of). The bf16 instance (bias gradients of the
+// mixed-precision step) reads bf16 rows and sums in F32.
 namespace red {
+
+template <typename T>
+struct Rows
+{
+    const T* x;
+    int cols;
+    __device__ __forceinline__ float operator()(i64 r, int c) const { return load1(x + r * cols + c); }
+};
 
 template <typename T>
 __device__ __forceinline__ void column_sums(const T* x, i64 rows, int cols, int rowsPerBlock, float* partials, unsigned* tickets,
     float* dst, float beta)
 {
-    __shared__ float lanes[8][33];
-    __shared__ int last;
-    int col = blockIdx.x * 32 + threadIdx.x;
-    i64 start = (i64)blockIdx.y * rowsPerBlock;
-    i64 end = min(rows, start + rowsPerBlock);
-    float acc = 0.f;
-    if (col < cols)
-        for (i64 r = start + threadIdx.y; r < end; r += 8) acc += load1(x + r * cols + col);
-    lanes[threadIdx.y][threadIdx.x] = acc;
-    __syncthreads();
-    if (threadIdx.y == 0 && col < cols)
-    {
-        float s = lanes[0][threadIdx.x];
-        for (int k = 1; k < 8; k++) s += lanes[k][threadIdx.x];
-        partials[(i64)blockIdx.y * cols + col] = s;
-    }
-    // The partial must be visible device-wide before the ticket says it is there.
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0 && threadIdx.y == 0)
-    {
-        last = atomicAdd(&tickets[blockIdx.x], 1u) == gridDim.y - 1;
-        if (last) tickets[blockIdx.x] = 0;
-    }
-    __syncthreads();
-    if (!last || threadIdx.y != 0 || col >= cols) return;
-    // Other blocks' partials were written on other SMs: read them past this SM's L1.
-    const volatile float* p = partials;
-    float total = 0.f;
-    for (unsigned b = 0; b < gridDim.y; b++) total += p[(i64)b * cols + col];
-    dst[col] = beta == 0.f ? total : beta * dst[col] + total;
+    column_sums_of(Rows<T>{x, cols}, rows, cols, rowsPerBlock, partials, tickets, dst, beta);
 }
 
 }  // namespace red
