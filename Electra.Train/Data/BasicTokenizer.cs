@@ -13,6 +13,12 @@ namespace Electra.Train.Data;
 /// </summary>
 public static class BasicTokenizer
 {
+    /// <summary>
+    /// The rules' version, recorded in each manifest. "bert-basic/2" keeps symbols ($, £, °…) as tokens; shards from
+    /// before it (no version recorded) lost them, so pretraining on them says so.
+    /// </summary>
+    public const string Version = "bert-basic/2";
+
     /// <summary>The words of <paramref name="text"/>, in order.</summary>
     public static List<string> Split(string text)
     {

@@ -17,6 +17,9 @@ public sealed unsafe class ShardDataset : IDisposable
     public int VocabSize { get; }
     public int PadId { get; }
     public string VocabHash { get; }
+
+    /// <summary>The tokenizer rules the shards were made with (null: made before they were recorded).</summary>
+    public string? Tokenizer { get; }
     public int Count { get; }
     public ShardManifest Manifest { get; }
 
@@ -38,6 +41,7 @@ public sealed unsafe class ShardDataset : IDisposable
         VocabSize = manifest.VocabSize;
         PadId = manifest.PadId;
         VocabHash = manifest.VocabHash;
+        Tokenizer = manifest.Tokenizer;
     }
 
     public static ShardDataset Open(string dir, WordPieceTokenizer tokenizer) => Open(dir, tokenizer.VocabHash);

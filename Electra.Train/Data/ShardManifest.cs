@@ -13,6 +13,9 @@ public sealed record ShardManifest
     public int SeqLen { get; init; }
     public int VocabSize { get; init; }
     public string VocabHash { get; init; } = "";
+
+    /// <summary>The basic tokenizer's rules (<see cref="BasicTokenizer.Version"/>); null in manifests written before it was recorded.</summary>
+    public string? Tokenizer { get; init; }
     public int PadId { get; init; }
     public ulong Seed { get; init; }
     public long Examples { get; init; }

@@ -72,6 +72,7 @@ public sealed class ShardWriter
             SeqLen = _seqLen,
             VocabSize = _vocabSize,
             VocabHash = _vocabHash,
+            Tokenizer = BasicTokenizer.Version,
             PadId = _padId,
             Seed = seed,
             Examples = Examples,

@@ -89,6 +89,9 @@ public sealed class PretrainRunner : IDisposable
                 throw new ArgumentException($"--seq {settings.Seq} exceeds the model's max_position_embeddings {discriminator.MaxPositionEmbeddings}");
             if (_data.Count < settings.Batch)
                 throw new ArgumentException($"{settings.DataDir} holds {_data.Count} examples, fewer than one batch of {settings.Batch}");
+            if (_data.Tokenizer != BasicTokenizer.Version)
+                _notices.Add($"{settings.DataDir} was tokenized by {(_data.Tokenizer is null ? "an earlier build, which dropped symbols such as $ and £" : _data.Tokenizer)}, " +
+                             $"not this build's {BasicTokenizer.Version}: run `electra prepare-data` again for the current tokenization");
             _dataFingerprint = DataFingerprint.Of(settings.DataDir);
             if (resumed is not null) ResumeChecks.Data(resumed, settings.DataDir, _dataFingerprint, _data.VocabHash, _notices);
 

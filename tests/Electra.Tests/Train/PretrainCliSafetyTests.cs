@@ -261,6 +261,24 @@ public class PretrainCliSafetyTests
         Assert.That(Cli.Snapshot(run), Is.EqualTo(before));
     }
 
+    [Test]
+    public void ShardsOfAnEarlierTokenizerAreSaidSo()
+    {
+        Assert.That(ShardManifest.Load(_shards).Tokenizer, Is.EqualTo(BasicTokenizer.Version), "prepare-data records its tokenizer");
+        var old = Path.Combine(_dir, "old-tokenizer-shards");
+        MicroRun.CopyDirectory(_shards, old);
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(old, ShardManifest.FileName)))!.AsObject();
+        manifest.Remove("tokenizer");
+        File.WriteAllText(Path.Combine(old, ShardManifest.FileName), manifest.ToJsonString());
+
+        var r = Cli.Run(Fresh(Run("old-tokenizer"), steps: 2, "--data", old));
+        Assert.That(r.Code, Is.Zero, r.ToString());
+        Assert.That(r.Out, Does.Contain($"{old} was tokenized by an earlier build, which dropped symbols such as $ and £, not this build's {BasicTokenizer.Version}"));
+        var current = Cli.Run(Fresh(Run("current-tokenizer"), steps: 2));
+        Assert.That(current.Code, Is.Zero, current.ToString());
+        Assert.That(current.Out, Does.Not.Contain("was tokenized by"));
+    }
+
     // ---- also: absurd numbers, the objective's knobs, state.json, leftovers, the device ---------------------------
 
     [TestCase("--lr", "Infinity", "--lr must be a finite number above 0, got Infinity")]
