@@ -41,6 +41,10 @@ public static class EmbedCommand
                     throw new ArgumentException($"the vocabulary has {tokenizer.VocabSize} tokens but the model has vocab_size {info.Config.VocabSize}; pass the model's --vocab");
                 IReadOnlyList<TextEmbedding> embeddings;
                 using (Autocast.For(PrecisionChoice.Resolve(parse.GetValue(precision), dev))) embeddings = Embedder.Embed(encoder, tokenizer, texts);
+                for (int n = 0; n < embeddings.Count; n++)
+                    if (embeddings[n].Truncated)
+                        Console.Error.WriteLine(
+                            $"embed: text {n + 1} has {embeddings[n].TextTokens} tokens, more than the model's {info.Config.MaxPositionEmbeddings} positions hold with [CLS] and [SEP]: only the first {embeddings[n].Tokens.Length - 2} are embedded");
                 if (parse.GetValue(json)) PrintJson(embeddings, parse.GetValue(pairs));
                 else PrintTables(embeddings, parse.GetValue(pairs), info.Config.HiddenSize);
                 return 0;
@@ -66,6 +70,8 @@ public static class EmbedCommand
                 ["tokens"] = new JsonArray(e.Tokens.Select(t => (JsonNode)t).ToArray()),
                 ["hidden"] = new JsonArray(e.Hidden.Select(r => (JsonNode)Vector(r)).ToArray()),
                 ["pooled"] = Vector(e.Pooled),
+                ["text_tokens"] = e.TextTokens,
+                ["truncated"] = e.Truncated,
             }.ToJsonString());
         }
         if (pairs)

@@ -4,8 +4,15 @@ using Electra.Train.Data;
 
 namespace Electra.Train.FineTuning;
 
-/// <summary>One text's encoder output: its tokens, last hidden states [T, H] and attention-masked mean [H].</summary>
-public sealed record TextEmbedding(string Text, string[] Tokens, float[][] Hidden, float[] Pooled);
+/// <summary>
+/// One text's encoder output: its tokens, last hidden states [T, H] and attention-masked mean [H]. TextTokens counts
+/// the text's own tokens before a text longer than the model's positions was cut to fit.
+/// </summary>
+public sealed record TextEmbedding(string Text, string[] Tokens, float[][] Hidden, float[] Pooled, int TextTokens)
+{
+    /// <summary>The text had more tokens than fit between [CLS] and [SEP]; only the first ones were embedded.</summary>
+    public bool Truncated => TextTokens > Tokens.Length - 2;
+}
 
 /// <summary>Runs an encoder over texts (one padded batch) and mean-pools each text's real tokens, [CLS] and [SEP] included.</summary>
 public static class Embedder
@@ -14,11 +21,8 @@ public static class Embedder
     {
         if (texts.Count == 0) throw new ArgumentException("no text to embed");
         int max = encoder.Config.MaxPositionEmbeddings;
-        var encoded = texts.Select(t =>
-        {
-            var ids = tokenizer.EncodeWithSpecialTokens(t).ToArray();
-            return ids.Length > max ? [.. ids.Take(max - 1), tokenizer.SepId] : ids;
-        }).ToList();
+        var full = texts.Select(t => tokenizer.EncodeWithSpecialTokens(t).ToArray()).ToList();
+        var encoded = full.Select(ids => ids.Length > max ? [.. ids.Take(max - 1), tokenizer.SepId] : ids).ToList();
         var batch = encoded.Select(ids => new EncodedExample(ids, new int[ids.Length], 0, 0f)).ToList();
         var device = encoder.Embeddings.WordEmbeddings.Weight.Device;
         int h = encoder.Config.HiddenSize;
@@ -37,7 +41,8 @@ public static class Embedder
                 rows[t] = hidden.AsSpan((b * inputs.T + t) * h, h).ToArray();
                 for (int k = 0; k < h; k++) pooled[k] += rows[t][k];
             }
-            result.Add(new TextEmbedding(texts[b], encoded[b].Select(tokenizer.TokenOf).ToArray(), rows, pooled.Select(v => (float)(v / n)).ToArray()));
+            result.Add(new TextEmbedding(texts[b], encoded[b].Select(tokenizer.TokenOf).ToArray(), rows, pooled.Select(v => (float)(v / n)).ToArray(),
+                full[b].Length - 2));
         }
         return result;
     }

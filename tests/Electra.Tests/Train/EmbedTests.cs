@@ -9,6 +9,33 @@ namespace Electra.Tests.Train;
 public class EmbedTests
 {
     [Test]
+    public void ATruncatedTextIsSaidAndCountedInTheJson()
+    {
+        var dir = TestData.TempDir();
+        try
+        {
+            var config = new ElectraConfig { EmbeddingSize = 16, HiddenSize = 32, NumHiddenLayers = 1, NumAttentionHeads = 2, IntermediateSize = 64, MaxPositionEmbeddings = 16 };
+            var rng = new Random(1);
+            using (var emb = new ElectraEmbeddings(config, rng, Device.Cpu))
+            using (var disc = new Discriminator(config, emb, rng, Device.Cpu))
+                HfCheckpoint.Save(dir, disc, config);
+            string text = string.Join(' ', Enumerable.Range(0, 20).Select(i => i % 2 == 0 ? "cat" : "dog"));
+            var r = Cli.Run("embed", "--model", dir, "--text", "short text", "--text", text, "--json", "--device", "cpu");
+            Assert.That(r.Code, Is.Zero, r.ToString());
+            Assert.That(r.Error.Trim(), Is.EqualTo(
+                "embed: text 2 has 20 tokens, more than the model's 16 positions hold with [CLS] and [SEP]: only the first 14 are embedded"));
+            var lines = r.Out.Trim().Split('\n').Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!).ToList();
+            Assert.That((lines[0]["truncated"]!.GetValue<bool>(), lines[0]["text_tokens"]!.GetValue<int>()), Is.EqualTo((false, 2)));
+            Assert.That((lines[1]["truncated"]!.GetValue<bool>(), lines[1]["text_tokens"]!.GetValue<int>()), Is.EqualTo((true, 20)));
+            Assert.That(lines[1]["tokens"]!.AsArray(), Has.Count.EqualTo(16));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Test]
     public void PooledVectorIsTheMeanOfRealTokensAndIgnoresBatchPadding()
     {
         var tokenizer = WordPieceTokenizer.Load();
