@@ -51,7 +51,7 @@ public sealed class CapturedTrainStep : IDisposable
                 GradClip.ClipGlobalNorm(optimizer.Params, 1f);
                 optimizer.Step(lr(step));
                 model.ZeroGrad();
-                loss = TensorScope.Keep(l);
+                loss = TensorScope.Detach(l); // ours until Dispose, whatever scope the caller has open
             });
             optimizer.StepCount = stepCount;
             reason = null;
