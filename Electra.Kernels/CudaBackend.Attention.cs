@@ -38,12 +38,12 @@ public sealed partial class CudaBackend
         if (TensorCoreAttention(qkv.DType, hs))
         {
             K(AttentionMmaSource, $"attention_forward_mma_bf16_hs{hs}").Launch(LaunchCost.Of(flops, FlopRate.Bf16), ((uint)((t + MmaRows - 1) / MmaRows), (uint)(b * heads), 1), (MmaThreads, 1, 1), 0,
-                qkv, keyMask, heads, t, scale, dropout, seed, offset, output, lse);
+                qkv, keyMask, heads, t, scale, dropout, seed, offset, RngBase, output, lse);
             return;
         }
         int br = AttentionTiles(hs).Forward;
         K(AttentionSource, $"attention_forward_{suffix}_hs{hs}").Launch(LaunchCost.Of(flops, FlopRate.Fp32), ((uint)((t + br - 1) / br), (uint)(b * heads), 1), (256, 1, 1), 0,
-            qkv, keyMask, heads, t, scale, dropout, seed, offset, output, lse);
+            qkv, keyMask, heads, t, scale, dropout, seed, offset, RngBase, output, lse);
     }
 
     public void AttentionBackward(Tensor dOutput, Tensor qkv, Tensor keyMask, Tensor output, Tensor lse, int heads, float scale, float dropout, ulong seed, ulong offset, Tensor dQkv)
@@ -66,16 +66,16 @@ public sealed partial class CudaBackend
         {
             var grid = ((uint)((t + MmaRows - 1) / MmaRows), (uint)(b * heads), 1u);
             K(AttentionMmaSource, $"attention_backward_dq_mma_bf16_hs{hs}").Launch(LaunchCost.Of(3 * product, FlopRate.Bf16), grid, (MmaThreads, 1, 1), 0,
-                dOutput, qkv, keyMask, output, lse, heads, t, scale, dropout, seed, offset, dRows, dQkv);
+                dOutput, qkv, keyMask, output, lse, heads, t, scale, dropout, seed, offset, RngBase, dRows, dQkv);
             K(AttentionMmaSource, $"attention_backward_dkdv_mma_bf16_hs{hs}").Launch(LaunchCost.Of(4 * product, FlopRate.Bf16), grid, (MmaThreads, 1, 1), 0,
-                dOutput, qkv, keyMask, lse, dRows, heads, t, scale, dropout, seed, offset, dQkv);
+                dOutput, qkv, keyMask, lse, dRows, heads, t, scale, dropout, seed, offset, RngBase, dQkv);
             return;
         }
         var (_, bq, bk) = AttentionTiles(hs);
         K(AttentionSource, $"attention_backward_dq_{suffix}_hs{hs}").Launch(LaunchCost.Of(3 * product, FlopRate.Fp32), ((uint)((t + bq - 1) / bq), (uint)(b * heads), 1), (256, 1, 1), 0,
-            dOutput, qkv, keyMask, output, lse, heads, t, scale, dropout, seed, offset, dRows, dQkv);
+            dOutput, qkv, keyMask, output, lse, heads, t, scale, dropout, seed, offset, RngBase, dRows, dQkv);
         K(AttentionSource, $"attention_backward_dkdv_{suffix}_hs{hs}").Launch(LaunchCost.Of(4 * product, FlopRate.Fp32), ((uint)((t + bk - 1) / bk), (uint)(b * heads), 1), (256, 1, 1), 0,
-            dOutput, qkv, keyMask, lse, dRows, heads, t, scale, dropout, seed, offset, dQkv);
+            dOutput, qkv, keyMask, lse, dRows, heads, t, scale, dropout, seed, offset, RngBase, dQkv);
     }
 
     private static (int B, int T, int Hs, string Suffix) AttentionChecks(string op, Tensor qkv, Tensor keyMask, int heads, float dropout)

@@ -191,6 +191,6 @@ public sealed unsafe partial class CudaBackend
         string type = Activations("Dropout", x, y);
         SameCount("Dropout", x, y);
         float keep = 1f / (1f - p);
-        K("dropout.cu", "dropout_forward" + type).Launch1D((x.Count + 3) / 4, Threads, x, y, p, keep, seed, offset, x.Count);
+        K("dropout.cu", "dropout_forward" + type).Launch1D((x.Count + 3) / 4, Threads, x, y, p, keep, seed, offset, RngBase, x.Count);
     }
 }

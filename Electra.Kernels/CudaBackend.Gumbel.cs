@@ -13,6 +13,6 @@ public sealed partial class CudaBackend
         if (disallowed is not null && (disallowed.DType != DType.I32 || disallowed.Count != m))
             throw new ArgumentException($"GumbelSample: disallowed must be [{m}] i32, got {disallowed.Shape} {disallowed.DType.Name()}");
         K(GumbelSource, $"gumbel_sample_{suffix}").Launch(((uint)m, 1, 1), (512, 1, 1), 0,
-            logits, 1f / temperature, seed, offset, disallowed, samples, v);
+            logits, 1f / temperature, seed, offset, RngBase, disallowed, samples, v);
     }
 }

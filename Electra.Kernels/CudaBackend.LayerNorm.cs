@@ -21,7 +21,7 @@ public sealed partial class CudaBackend
         if (!input.IsIdentity && sum is null)
             throw new ArgumentException("LayerNormForward: a bias or dropout on the input needs the sum tensor (backward reads s)");
         K(LayerNormSource, $"layernorm_forward_{suffix}").Launch(((uint)((rows + 7) / 8), 1, 1), (256, 1, 1), 0,
-            x, residual, gamma, beta, eps, y, mean, rstd, sum, input.Bias, p, keepScale, input.Seed, input.Offset, rows, c);
+            x, residual, gamma, beta, eps, y, mean, rstd, sum, input.Bias, p, keepScale, input.Seed, input.Offset, RngBase, rows, c);
     }
 
     public void LayerNormBackward(Tensor dY, Tensor sum, Tensor gamma, Tensor mean, Tensor rstd, Tensor dS, Tensor dGamma, Tensor dBeta,
@@ -49,7 +49,7 @@ public sealed partial class CudaBackend
         long bytes = dY.Bytes + sum.Bytes + dS.Bytes + (dx?.Bytes ?? 0) + 2 * partial.Bytes + dGamma.Bytes + dBeta.Bytes + (dBias?.Bytes ?? 0);
         // Ticket 0 of the shared table: launches on the one stream never overlap, and each leaves it at 0.
         K(LayerNormSource, $"layernorm_backward_{suffix}").Launch(new LaunchCost(0, FlopRate.None, bytes), ((uint)blocks, 1, 1), (256, 1, 1),
-            (uint)(8 * c * sizeof(float)), dY, sum, gamma, mean, rstd, dS, p, keepScale, input.Seed, input.Offset, dx, partial,
+            (uint)(8 * c * sizeof(float)), dY, sum, gamma, mean, rstd, dS, p, keepScale, input.Seed, input.Offset, RngBase, dx, partial,
             (ulong)_columnTickets, dGamma, dBeta, dBias, rows, c, LayerNormRowsPerBlock);
     }
 

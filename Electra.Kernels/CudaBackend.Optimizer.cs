@@ -31,7 +31,7 @@ public sealed unsafe partial class CudaBackend
         public ulong Copy; // the parameter's bf16 copy, or 0
     }
 
-    private sealed class ChunkTable(string kind, int count, ulong device, CudaProfile profile) : IDisposable
+    private sealed class ChunkTable(string kind, int count, ulong device, CudaProfile profile, PinnedBuffer? source = null) : IDisposable
     {
         public string Kind { get; } = kind;
         public int Count { get; } = count;
@@ -42,6 +42,7 @@ public sealed unsafe partial class CudaBackend
 
         public void Dispose()
         {
+            source?.Dispose();
             Driver.cuMemFree_v2(Device);
             profile.DriverFree();
         }
@@ -57,12 +58,15 @@ public sealed unsafe partial class CudaBackend
             table.Captured |= capturing;
             return table;
         }
-        // Under stream capture an upload would be recorded and replayed from host memory reused since: a table must
-        // be on the device before its op is captured.
+        // Under stream capture a ring upload would be recorded and replayed from host memory reused since: a table
+        // first needed inside a capture (gradients allocated in the graph's pool) gets pinned memory of its own, which
+        // nothing else writes, so each replay's copy puts the same bytes on the device again.
         if (capturing)
-            throw new InvalidOperationException(
-                $"{(kind == "adamw" ? "AdamW" : "GlobalNorm/ClipByNorm")} over this parameter set runs for the first time inside a CUDA graph capture; " +
-                "run it once eagerly (a warm-up step) so its chunk table is on the device, then capture");
+        {
+            table = CapturedTable(kind, chunks.Length, bytes);
+            _tables[key] = table;
+            return table;
+        }
         var reusable = _tables.FirstOrDefault(e => !e.Value.Captured && e.Value.Kind == kind && e.Value.Count == chunks.Length);
         if (reusable.Value is not null)
         {
@@ -79,6 +83,20 @@ public sealed unsafe partial class CudaBackend
         }
         lock (_copyGate) _uploads.Upload(bytes, table.Device);
         _tables[key] = table;
+        return table;
+    }
+
+    private ChunkTable CapturedTable(string kind, int count, ReadOnlySpan<byte> bytes)
+    {
+        CudaDevice.MakeCurrent();
+        var source = new PinnedBuffer(Profile);
+        source.EnsureCapacity(Math.Max(bytes.Length, 16));
+        bytes.CopyTo(source.Span(bytes.Length));
+        Driver.Check(Driver.cuMemAlloc_v2(out var d, (nuint)Math.Max(bytes.Length, 16)), "cuMemAlloc_v2(chunk table)");
+        Profile.DriverAllocation();
+        var table = new ChunkTable(kind, count, d, Profile, source) { Captured = true };
+        Driver.Check(Driver.cuMemcpyHtoDAsync_v2(d, (void*)source.Pointer, (nuint)bytes.Length, CudaDevice.Stream), "cuMemcpyHtoDAsync_v2(chunk table)");
+        Profile.Upload(bytes.Length);
         return table;
     }
 
@@ -132,7 +150,7 @@ public sealed unsafe partial class CudaBackend
         }
         if (list.Count == 0) return;
         var table = Table("adamw", list.ToArray());
-        K("adamw.cu", "adamw_step").Launch(((uint)table.Count, 1, 1), (Threads, 1, 1), 0, (ulong)table.Device, lr, beta1, beta2, eps, c1, c2);
+        K("adamw.cu", "adamw_step").Launch(((uint)table.Count, 1, 1), (Threads, 1, 1), 0, (ulong)table.Device, CapturedLr(lr, biasCorrection), lr, beta1, beta2, eps, c1, c2);
     }
 
     public void GlobalNorm(IReadOnlyList<Tensor> tensors, Tensor norm)

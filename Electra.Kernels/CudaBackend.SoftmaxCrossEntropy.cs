@@ -19,7 +19,7 @@ public sealed partial class CudaBackend
             throw new ArgumentException($"SoftmaxCrossEntropy: dLogits {dLogits.Shape} {dLogits.DType.Name()} must match logits {logits.Shape} {logits.DType.Name()} (16-byte aligned)");
         if (samples is not null) SampleChecks("SoftmaxCrossEntropy", samples, m, temperature);
         K(SoftmaxCrossEntropySource, $"softmax_cross_entropy_{suffix}").Launch(((uint)m, 1, 1), (512, 1, 1), 0,
-            logits, targets, ignoreIndex, losses, dLogits, gradScale, samples, samples is null ? 1f : 1f / temperature, seed, offset, v, ErrorsPointer);
+            logits, targets, ignoreIndex, losses, dLogits, gradScale, samples, samples is null ? 1f : 1f / temperature, seed, offset, RngBase, v, ErrorsPointer);
     }
 
     /// <summary>Rows and columns of a logits matrix, and the kernel suffix of its dtype; checks the alignment the 16-byte loads need.</summary>

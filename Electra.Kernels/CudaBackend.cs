@@ -221,6 +221,7 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
         Driver.cuMemFree_v2(_cublasWorkspace);
         Driver.cuMemFree_v2(_errors);
         Driver.cuMemFree_v2(_columnTickets);
+        if (_stepState != 0) Driver.cuMemFree_v2(_stepState);
         _staging.Dispose();
         _uploads.Dispose();
         CudaDevice.Dispose();

@@ -53,6 +53,9 @@ public sealed class CudaGraph : IDisposable
             if (failure is not null)
             {
                 if (graph != 0) Driver.cuGraphDestroy(graph);
+                // Nothing ran: the blocks the region freed into the pool are free for everyone again.
+                device.Allocator.EndCapture();
+                device.Allocator.ReleasePool(pool);
                 throw new CudaException("the captured region failed: " + failure.Message, failure);
             }
             Driver.Check(end, "cuStreamEndCapture");

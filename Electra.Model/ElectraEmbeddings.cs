@@ -9,6 +9,7 @@ namespace Electra.Model;
 public sealed class ElectraEmbeddings : Module
 {
     private readonly Dictionary<(int b, int t, Device d), Tensor> _positionIds = new();
+    private readonly Dictionary<Device, Tensor> _paddingRows = new();
 
     public ElectraEmbeddings(ElectraConfig config, Random rng, Device device)
     {
@@ -35,7 +36,7 @@ public sealed class ElectraEmbeddings : Module
         if (t > Config.MaxPositionEmbeddings)
             throw new ArgumentException($"sequence length {t} exceeds max_position_embeddings {Config.MaxPositionEmbeddings}");
         var flatIds = ids.Reshape(b * t);
-        var words = Ops.Embedding(WordEmbeddings.Weight, flatIds, Config.PadTokenId);
+        var words = Ops.Embedding(WordEmbeddings.Weight, flatIds, PaddingRow(ids.Device));
         var positions = Ops.Embedding(PositionEmbeddings.Weight, PositionIds(b, t, ids.Device));
         var types = Ops.Embedding(TokenTypeEmbeddings.Weight, typeIds.Reshape(b * t));
         var x = LayerNorm.Forward(Ops.Add(words, positions), types);
@@ -52,6 +53,15 @@ public sealed class ElectraEmbeddings : Module
         return ids;
     }
 
+    /// <summary>[PAD]'s row index on the device, made once: the word embedding's backward reads it every step.</summary>
+    private Tensor PaddingRow(Device device)
+    {
+        if (_paddingRows.TryGetValue(device, out var row)) return row;
+        row = TensorScope.Outside(() => Tensor.FromArray([Config.PadTokenId], [1], device));
+        _paddingRows[device] = row;
+        return row;
+    }
+
     /// <summary>HF initialises the [PAD] row to zero (nn.Embedding padding_idx) and never updates it.</summary>
     private void ZeroPaddingRow()
     {
@@ -63,8 +73,9 @@ public sealed class ElectraEmbeddings : Module
 
     public override void Dispose()
     {
-        foreach (var t in _positionIds.Values) t.Dispose();
+        foreach (var t in _positionIds.Values.Concat(_paddingRows.Values)) t.Dispose();
         _positionIds.Clear();
+        _paddingRows.Clear();
         base.Dispose();
     }
 }

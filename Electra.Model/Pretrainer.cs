@@ -96,23 +96,63 @@ public sealed class Pretrainer : Module
     /// </summary>
     public (Tensor Loss, PretrainMetrics? Metrics) Forward(TokenBatch batch, long step, bool computeMetrics)
     {
+        var inputs = Upload(batch, step);
+        PhaseEnded?.Invoke(PretrainPhases.MaskingUpload);
+        return Forward(inputs, step, computeMetrics);
+    }
+
+    /// <summary>
+    /// The host half of a step: masks <paramref name="batch"/> for step <paramref name="step"/> and uploads what the
+    /// device half reads. With <paramref name="into"/> the uploads overwrite its tensors (a captured step's inputs,
+    /// whose shapes cannot change) and it is returned; otherwise new tensors are made in the current scope.
+    /// </summary>
+    public PretrainInputs Upload(TokenBatch batch, long step, PretrainInputs? into = null)
+    {
         int b = batch.Batch, t = batch.Seq, n = b * t;
         if (batch.Ids.Length != n) throw new ArgumentException($"batch holds {batch.Ids.Length} ids, expected B·T = {n}");
         Rng.SeekStep(step);
-        ulong maskOffset = Rng.Next(), gumbelOffset = Rng.Next();
+        ulong maskOffset = Rng.Next();
         int maxPredictions = Options.MaxPredictions ?? Masking.DefaultMaxPredictions(t);
         bool mlm = Options.Objective == Objective.Mlm;
         var plan = Masking.Choose(batch.Ids, batch.AttentionMask, b, t, Options.Special, maxPredictions, Options.Seed, maskOffset,
             Options.MaskProb, mlm ? 0.8f : 0.85f, mlm ? 0.1f : 0f, DiscriminatorConfig.VocabSize);
         int m = plan.Positions.Length;
         if (m == 0) throw new InvalidOperationException("the batch has no maskable tokens (only [CLS]/[SEP]/[PAD])");
+        var weights = mlm ? null : batch.AttentionMask.Select(x => x != 0 ? 1f : 0f).ToArray();
+        if (into is null)
+            return new PretrainInputs(
+                Tensor.FromArray(plan.InputIds, [b, t], Device), Tensor.FromArray(batch.TypeIds, [b, t], Device),
+                Tensor.FromArray(batch.AttentionMask, [b, t], Device), Tensor.FromArray(plan.Positions, [m], Device),
+                Tensor.FromArray(plan.Originals, [m], Device),
+                mlm ? null : Tensor.FromArray(batch.Ids, [n], Device), mlm ? null : Tensor.FromArray(weights!, [n], Device),
+                plan.Originals, batch.AttentionMask, batch.RealTokens, b, t);
+        if (into.Batch != b || into.Seq != t || into.Masked != m || into.RealTokens != batch.RealTokens)
+            throw new ArgumentException(
+                $"step {step}: a batch of [{b}, {t}] with {m} masked and {batch.RealTokens} real tokens does not fit inputs of [{into.Batch}, {into.Seq}] with {into.Masked} and {into.RealTokens} (a captured step's shapes are fixed)");
+        into.Ids.CopyFrom(plan.InputIds);
+        into.Types.CopyFrom(batch.TypeIds);
+        into.Mask.CopyFrom(batch.AttentionMask);
+        into.Positions.CopyFrom(plan.Positions);
+        into.Targets.CopyFrom(plan.Originals);
+        into.Original?.CopyFrom(batch.Ids);
+        into.Weights?.CopyFrom(weights!);
+        into.Refresh(plan.Originals, batch.AttentionMask);
+        return into;
+    }
 
-        var ids = Tensor.FromArray(plan.InputIds, [b, t], Device);
-        var types = Tensor.FromArray(batch.TypeIds, [b, t], Device);
-        var mask = Tensor.FromArray(batch.AttentionMask, [b, t], Device);
-        var positions = Tensor.FromArray(plan.Positions, [m], Device);
-        var targets = Tensor.FromArray(plan.Originals, [m], Device);
-        PhaseEnded?.Invoke(PretrainPhases.MaskingUpload);
+    /// <summary>
+    /// The device half of a step on inputs from <see cref="Upload"/>: it queues device work only (no upload, and no
+    /// download unless <paramref name="computeMetrics"/>), so it can be captured into a CUDA graph. Its random ops
+    /// draw at <paramref name="rngStep"/>'s offsets.
+    /// </summary>
+    public (Tensor Loss, PretrainMetrics? Metrics) Forward(PretrainInputs inputs, long rngStep, bool computeMetrics)
+    {
+        int b = inputs.Batch, t = inputs.Seq, n = b * t, m = inputs.Masked;
+        Rng.SeekStep(rngStep);
+        _ = Rng.Next(); // masking's offset, drawn by Upload
+        ulong gumbelOffset = Rng.Next();
+        bool mlm = Options.Objective == Objective.Mlm;
+        var (ids, types, mask, positions, targets) = (inputs.Ids, inputs.Types, inputs.Mask, inputs.Positions, inputs.Targets);
 
         var hidden = Generator.Encode(ids, types, mask);                     // [B·T, Hg]
         PhaseEnded?.Invoke(PretrainPhases.GeneratorForward);
@@ -122,7 +162,7 @@ public sealed class Pretrainer : Module
         {
             using var predicted = Ops.Argmax(logits);                     // before the loss overwrites the logits
             var p = predicted.ToIntArray();
-            genAcc = (float)p.Zip(plan.Originals).Count(x => x.First == x.Second) / m;
+            genAcc = (float)p.Zip(inputs.Originals).Count(x => x.First == x.Second) / m;
         }
         var draw = mlm ? (Ops.GumbelDraw?)null : new Ops.GumbelDraw(Options.Temperature, Options.Seed, gumbelOffset);
         var (mlmLoss, samples) = Ops.SoftmaxCrossEntropy(logits, targets, validRows: m, gumbel: draw);
@@ -131,20 +171,18 @@ public sealed class Pretrainer : Module
         {
             if (!computeMetrics) return (mlmLoss, null);
             float l = mlmLoss.Item();
-            return (mlmLoss, new PretrainMetrics(l, l, 0f, float.NaN, float.NaN, float.NaN, 0f, genAcc, m, batch.RealTokens));
+            return (mlmLoss, new PretrainMetrics(l, l, 0f, float.NaN, float.NaN, float.NaN, 0f, genAcc, m, inputs.RealTokens));
         }
 
-        var original = Tensor.FromArray(batch.Ids, [n], Device);
-        var (corrupted, labels) = Corrupt(original, positions, samples!);
+        var (corrupted, labels) = Corrupt(inputs.Original!, positions, samples!);
         var discLogits = Discriminator!.Forward(corrupted.Reshape(b, t), types, mask);     // [B·T]
         PhaseEnded?.Invoke(PretrainPhases.DiscriminatorForward);
-        var weights = Tensor.FromArray(batch.AttentionMask.Select(x => x != 0 ? 1f : 0f).ToArray(), [n], Device);
-        int real = batch.RealTokens;
-        var discLoss = Ops.BceWithLogits(discLogits, labels, weights, real);
+        int real = inputs.RealTokens;
+        var discLoss = Ops.BceWithLogits(discLogits, labels, inputs.Weights!, real);
         var loss = Ops.Add(mlmLoss, discLoss, 1f, Options.DiscWeight);
         PhaseEnded?.Invoke(PretrainPhases.Loss);
         if (!computeMetrics) return (loss, null);
-        return (loss, Measure(loss, mlmLoss, discLoss, discLogits, labels, batch.AttentionMask, genAcc, m, real));
+        return (loss, Measure(loss, mlmLoss, discLoss, discLogits, labels, inputs.AttentionMask, genAcc, m, real));
     }
 
     /// <summary>

@@ -104,6 +104,16 @@ public sealed partial class Tensor : IDisposable
         return t;
     }
 
+    /// <summary>Overwrites this tensor's elements with host ones (same count, same element size), keeping its memory.</summary>
+    public void CopyFrom<T>(ReadOnlySpan<T> data) where T : unmanaged
+    {
+        if (data.Length != Count)
+            throw new ArgumentException($"CopyFrom: {data.Length} elements for a tensor {Shape} of {Count}");
+        if (Marshal.SizeOf<T>() != DType.Size())
+            throw new ArgumentException($"CopyFrom: {typeof(T).Name} elements cannot be stored as {DType.Name()}");
+        Backend.CopyFromHost(MemoryMarshal.AsBytes(data), this);
+    }
+
     // ---- reading back -------------------------------------------------------------------------------------------
 
     public T[] ToArray<T>() where T : unmanaged

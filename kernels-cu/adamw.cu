@@ -6,8 +6,11 @@
 
 struct AdamChunk { float* p; const float* g; float* m; float* v; int count; float weightDecay; bf16_t* copy; };
 
-extern "C" __global__ void adamw_step(const AdamChunk* chunks, float lr, float beta1, float beta2, float eps, float c1, float c2)
+extern "C" __global__ void adamw_step(const AdamChunk* chunks, const float* lr_state, float lr_argument, float beta1, float beta2,
+                                   float eps, float c1, float c2)
 {
+    // A captured graph reads the step's lr from the backend's step state; an eager launch passes it by value.
+    const float lr = lr_state != nullptr ? *lr_state : lr_argument;
     AdamChunk c = chunks[blockIdx.x];
     for (int i = threadIdx.x; i < c.count; i += blockDim.x)
     {

@@ -390,26 +390,29 @@ typedef Tile<128, 16, 16, 16> Bwd128;
 #define ATTN_FORWARD(NAME, TYPE, G)                                                                              \
     extern "C" __global__ void __launch_bounds__(256, 2) NAME(const TYPE* __restrict__ qkv,                          \
         const int* __restrict__ key_mask, int NH, int T, float scale, float p, unsigned long long seed,          \
-        unsigned long long offset, TYPE* __restrict__ out, float* __restrict__ lse) {                            \
-        attn_detail::forward<TYPE, attn_detail::G>(qkv, key_mask, NH, T, scale, p, seed, offset, out, lse);      \
+        unsigned long long offset, const unsigned long long* __restrict__ rng_base, TYPE* __restrict__ out,                   \
+        float* __restrict__ lse) {                                                                               \
+        attn_detail::forward<TYPE, attn_detail::G>(qkv, key_mask, NH, T, scale, p, seed, step_offset(offset, rng_base), \
+                                                   out, lse);                                                    \
     }
 // Backward dQ: grid = (⌈T/BR⌉, B·NH); writes d_rows [B, NH, T] F32 scratch and dqkv's Q part.
 #define ATTN_BACKWARD_DQ(NAME, TYPE, G)                                                                          \
     extern "C" __global__ void __launch_bounds__(256, 2) NAME(const TYPE* __restrict__ dout,                         \
         const TYPE* __restrict__ qkv, const int* __restrict__ key_mask, const TYPE* __restrict__ out,            \
         const float* __restrict__ lse, int NH, int T, float scale, float p, unsigned long long seed,             \
-        unsigned long long offset, float* __restrict__ d_rows, TYPE* __restrict__ dqkv) {                        \
+        unsigned long long offset, const unsigned long long* __restrict__ rng_base, float* __restrict__ d_rows,               \
+        TYPE* __restrict__ dqkv) {                                                                               \
         attn_detail::backward_dq<TYPE, attn_detail::G>(dout, qkv, key_mask, out, lse, NH, T, scale, p, seed,     \
-                                                         offset, d_rows, dqkv);                                  \
+                                                         step_offset(offset, rng_base), d_rows, dqkv);                                  \
     }
 // Backward dK/dV: grid = (⌈T/BC⌉, B·NH), after dQ (it reads d_rows); writes dqkv's K and V parts.
 #define ATTN_BACKWARD_DKDV(NAME, TYPE, G)                                                                        \
     extern "C" __global__ void __launch_bounds__(256, 2) NAME(const TYPE* __restrict__ dout,                         \
         const TYPE* __restrict__ qkv, const int* __restrict__ key_mask, const float* __restrict__ lse,           \
         const float* __restrict__ d_rows, int NH, int T, float scale, float p, unsigned long long seed,          \
-        unsigned long long offset, TYPE* __restrict__ dqkv) {                                                    \
+        unsigned long long offset, const unsigned long long* __restrict__ rng_base, TYPE* __restrict__ dqkv) {                \
         attn_detail::backward_dkdv<TYPE, attn_detail::G>(dout, qkv, key_mask, lse, d_rows, NH, T, scale, p,      \
-                                                           seed, offset, dqkv);                                  \
+                                                           seed, step_offset(offset, rng_base), dqkv);                                  \
     }
 #define ATTN_FAMILY(SUFFIX, TYPE)                                                                                \
     ATTN_FORWARD(attention_forward_##SUFFIX##_hs32, TYPE, Fwd32)                                                 \

@@ -144,7 +144,7 @@ __device__ __forceinline__ void dropout_pair(float& f0, float& f1, u64 seed, u64
 
 template <int HS>
 __device__ void forward(const bf16_t* __restrict__ qkv, const int* __restrict__ key_mask, int NH, int T_, float scale,
-                        float p, u64 seed, u64 offset, bf16_t* __restrict__ out, float* __restrict__ lse) {
+                        float p, u64 seed, u64 offset, const u64* rng_base, bf16_t* __restrict__ out, float* __restrict__ lse) {
     typedef Geometry<HS> G;
     constexpr int LD = G::LD, KS = G::KS, NT = G::NT, ND = G::ND, TILE = G::TILE;
     __shared__ __align__(16) bf16_t Qs[G::ROWS * LD];
@@ -202,7 +202,7 @@ __device__ void forward(const bf16_t* __restrict__ qkv, const int* __restrict__ 
                 l[r] += e0 + e1;
                 if (p > 0.f) {
                     float f0, f1;
-                    dropout_pair(f0, f1, seed, offset, ((u64)bh * T_ + i) * (u64)T_ + (u64)(j0 + n * 8 + 2 * t), p, keep_scale);
+                    dropout_pair(f0, f1, seed, step_offset(offset, rng_base), ((u64)bh * T_ + i) * (u64)T_ + (u64)(j0 + n * 8 + 2 * t), p, keep_scale);
                     e0 *= f0; e1 *= f1;
                 }
                 s[n][2 * r] = e0; s[n][2 * r + 1] = e1;
@@ -239,7 +239,7 @@ __device__ void forward(const bf16_t* __restrict__ qkv, const int* __restrict__ 
 template <int HS>
 __device__ void backward_dq(const bf16_t* __restrict__ dout, const bf16_t* __restrict__ qkv, const int* __restrict__ key_mask,
                             const bf16_t* __restrict__ out, const float* __restrict__ lse, int NH, int T_, float scale,
-                            float p, u64 seed, u64 offset, float* __restrict__ d_rows, bf16_t* __restrict__ dqkv) {
+                            float p, u64 seed, u64 offset, const u64* rng_base, float* __restrict__ d_rows, bf16_t* __restrict__ dqkv) {
     typedef Geometry<HS> G;
     constexpr int LD = G::LD, KS = G::KS, NT = G::NT, ND = G::ND, TILE = G::TILE, ROWS = G::ROWS;
     __shared__ __align__(16) bf16_t Qs[ROWS * LD];
@@ -297,7 +297,7 @@ __device__ void backward_dq(const bf16_t* __restrict__ dout, const bf16_t* __res
             #pragma unroll
             for (int n = 0; n < NT; n++) {
                 float f[2] = {1.f, 1.f};
-                if (p > 0.f) dropout_pair(f[0], f[1], seed, offset, ((u64)bh * T_ + i) * (u64)T_ + (u64)(j0 + n * 8 + 2 * t), p, keep_scale);
+                if (p > 0.f) dropout_pair(f[0], f[1], seed, step_offset(offset, rng_base), ((u64)bh * T_ + i) * (u64)T_ + (u64)(j0 + n * 8 + 2 * t), p, keep_scale);
                 #pragma unroll
                 for (int e = 0; e < 2; e++) {
                     const float prob = (lr[r] != neg_inf() && valid[n * 8 + 2 * t + e]) ? __expf(s[n][2 * r + e] * scale - lr[r]) : 0.f;
@@ -322,7 +322,7 @@ __device__ void backward_dq(const bf16_t* __restrict__ dout, const bf16_t* __res
 template <int HS>
 __device__ void backward_dkdv(const bf16_t* __restrict__ dout, const bf16_t* __restrict__ qkv, const int* __restrict__ key_mask,
                               const float* __restrict__ lse, const float* __restrict__ d_rows, int NH, int T_, float scale,
-                              float p, u64 seed, u64 offset, bf16_t* __restrict__ dqkv) {
+                              float p, u64 seed, u64 offset, const u64* rng_base, bf16_t* __restrict__ dqkv) {
     // Query tiles of 32: Sᵀ and dPᵀ then take 32 registers instead of 64 next to the dK, dV accumulators and the
     // K, V fragments (252 registers and spills at 64).
     typedef Geometry<HS, 32> G;
@@ -382,7 +382,7 @@ __device__ void backward_dkdv(const bf16_t* __restrict__ dout, const bf16_t* __r
                     const float l = lse_s[q];
                     const float prob = (key_ok[r] && l != neg_inf()) ? __expf(st[n][2 * r + e] * scale - l) : 0.f;
                     float f = 1.f;
-                    if (p > 0.f) f = keep_factor(philox_bits(seed, offset, ((u64)bh * T_ + (u64)(i0 + q)) * (u64)T_ + j), p, keep_scale);
+                    if (p > 0.f) f = keep_factor(philox_bits(seed, step_offset(offset, rng_base), ((u64)bh * T_ + (u64)(i0 + q)) * (u64)T_ + j), p, keep_scale);
                     st[n][2 * r + e] = prob * f;                                          // P̃ᵀ
                     dpt[n][2 * r + e] = prob * (f * dpt[n][2 * r + e] - d_s[q]) * scale;  // dSᵀ
                 }
@@ -410,21 +410,25 @@ __device__ void backward_dkdv(const bf16_t* __restrict__ dout, const bf16_t* __r
 #define ATTN_MMA_FAMILY(HS)                                                                                      \
     extern "C" __global__ void __launch_bounds__(128) attention_forward_mma_bf16_hs##HS(                         \
         const bf16_t* __restrict__ qkv, const int* __restrict__ key_mask, int NH, int T, float scale, float p,   \
-        unsigned long long seed, unsigned long long offset, bf16_t* __restrict__ out, float* __restrict__ lse) {  \
-        attn_mma::forward<HS>(qkv, key_mask, NH, T, scale, p, seed, offset, out, lse);                           \
+        unsigned long long seed, unsigned long long offset, const unsigned long long* __restrict__ rng_base,                  \
+        bf16_t* __restrict__ out, float* __restrict__ lse) {                                                     \
+        attn_mma::forward<HS>(qkv, key_mask, NH, T, scale, p, seed, offset, rng_base, out, lse);                           \
     }                                                                                                            \
     extern "C" __global__ void __launch_bounds__(128) attention_backward_dq_mma_bf16_hs##HS(                     \
         const bf16_t* __restrict__ dout, const bf16_t* __restrict__ qkv, const int* __restrict__ key_mask,       \
         const bf16_t* __restrict__ out, const float* __restrict__ lse, int NH, int T, float scale, float p,      \
-        unsigned long long seed, unsigned long long offset, float* __restrict__ d_rows,                          \
-        bf16_t* __restrict__ dqkv) {                                                                             \
-        attn_mma::backward_dq<HS>(dout, qkv, key_mask, out, lse, NH, T, scale, p, seed, offset, d_rows, dqkv);   \
+        unsigned long long seed, unsigned long long offset, const unsigned long long* __restrict__ rng_base,                  \
+        float* __restrict__ d_rows, bf16_t* __restrict__ dqkv) {                                                 \
+        attn_mma::backward_dq<HS>(dout, qkv, key_mask, out, lse, NH, T, scale, p, seed,                          \
+                                  offset, rng_base, d_rows, dqkv);   \
     }                                                                                                            \
     extern "C" __global__ void __launch_bounds__(128) attention_backward_dkdv_mma_bf16_hs##HS(                   \
         const bf16_t* __restrict__ dout, const bf16_t* __restrict__ qkv, const int* __restrict__ key_mask,       \
         const float* __restrict__ lse, const float* __restrict__ d_rows, int NH, int T, float scale, float p,    \
-        unsigned long long seed, unsigned long long offset, bf16_t* __restrict__ dqkv) {                         \
-        attn_mma::backward_dkdv<HS>(dout, qkv, key_mask, lse, d_rows, NH, T, scale, p, seed, offset, dqkv);      \
+        unsigned long long seed, unsigned long long offset, const unsigned long long* __restrict__ rng_base,                  \
+        bf16_t* __restrict__ dqkv) {                                                                             \
+        attn_mma::backward_dkdv<HS>(dout, qkv, key_mask, lse, d_rows, NH, T, scale, p, seed,                     \
+                                    offset, rng_base, dqkv);      \
     }
 ATTN_MMA_FAMILY(32)
 ATTN_MMA_FAMILY(64)

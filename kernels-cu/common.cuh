@@ -125,6 +125,16 @@ __device__ __forceinline__ philox4 philox_block(unsigned c0, unsigned c1, unsign
     return r;
 }
 
+// A random op's stream offset: the one passed, plus the step's base when the launch is part of a CUDA graph, whose
+// replays must draw each step's numbers with the same launch arguments (the base lives in the backend's step state;
+// eager launches pass null and the full offset). Kernels near their register limit (layernorm, attention_mma) call it
+// where they draw rather than once at entry, which left the sum live across the kernel and spilled (ptxas report).
+__device__ __forceinline__ u64 step_offset(u64 offset, const u64* rng_base)
+{
+    if (rng_base == nullptr) return offset;
+    return offset + *rng_base;
+}
+
 // The four words of block `block` (elements 4·block … 4·block+3) in stream (seed, offset).
 __device__ __forceinline__ philox4 philox_words(u64 seed, u64 offset, u64 block)
 {

@@ -20,13 +20,13 @@ __device__ __forceinline__ void dropout(const T* x, T* y, float p, float keepSca
 }
 
 extern "C" __global__ void dropout_forward(const float* x, float* y, float p, float keepScale, u64 seed, u64 offset,
-                                           i64 n)
+                                           const u64* rng_base, i64 n)
 {
-    dropout(x, y, p, keepScale, seed, offset, n);
+    dropout(x, y, p, keepScale, seed, step_offset(offset, rng_base), n);
 }
 
 extern "C" __global__ void dropout_forward_bf16(const bf16_t* x, bf16_t* y, float p, float keepScale, u64 seed,
-                                                u64 offset, i64 n)
+                                                u64 offset, const u64* rng_base, i64 n)
 {
-    dropout(x, y, p, keepScale, seed, offset, n);
+    dropout(x, y, p, keepScale, seed, step_offset(offset, rng_base), n);
 }

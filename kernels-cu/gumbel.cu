@@ -107,11 +107,13 @@ __device__ void sample_row(const T* __restrict__ logits, float inv_temperature, 
 // grid = rows, block = 512. logits [R, V]; disallowed [R] I32 or null; samples [R] I32.
 #define GUMBEL_KERNEL(NAME, T)                                                                                   \
     extern "C" __global__ void __launch_bounds__(512) NAME(const T* __restrict__ logits, float inv_temperature,   \
-        unsigned long long seed, unsigned long long offset, const int* __restrict__ disallowed,                  \
+        unsigned long long seed, unsigned long long offset, const unsigned long long* __restrict__ rng_base,                  \
+        const int* __restrict__ disallowed,                                                                      \
         int* __restrict__ samples, int V) {                                                                      \
         const int row = blockIdx.x;                                                                              \
         const int skip = disallowed == nullptr ? -1 : disallowed[row];                                           \
-        gumbel_detail::sample_row<T, 512>(logits, inv_temperature, seed, offset, skip, samples, row, V);          \
+        gumbel_detail::sample_row<T, 512>(logits, inv_temperature, seed, step_offset(offset, rng_base), skip,     \
+                                          samples, row, V);                                              \
     }
 GUMBEL_KERNEL(gumbel_sample_f32, float)
 GUMBEL_KERNEL(gumbel_sample_bf16, bf16_t)

@@ -37,8 +37,11 @@ struct InputTransform {
     const float* bias;
     float p, keep_scale;
     u64 seed, offset;
+    const u64* rng_base; // see step_offset: added where each draw is made, so no register holds the sum
     __device__ __forceinline__ bool identity() const { return bias == nullptr && p == 0.f; }
-    __device__ __forceinline__ bool keep(size_t i) const { return philox_uniform(philox_bits(seed, offset, i)) >= p; }
+    __device__ __forceinline__ bool keep(size_t i) const {
+        return philox_uniform(philox_bits(seed, step_offset(offset, rng_base), i)) >= p;
+    }
     // Bit k: keep the lane's value k of the row at o (column lane + 32k). A rolled loop, so the ten Philox rounds
     // are not unrolled N times over (at N = 32 that spilled); the unrolled loops then test constant bits.
     template <int N> __device__ __forceinline__ unsigned keep_mask(size_t o, int lane, int C) const {
@@ -206,9 +209,9 @@ __device__ __forceinline__ void block_column_sum(const float (&acc)[N], float* _
     extern "C" __global__ void __launch_bounds__(256) NAME(const T* __restrict__ x, const T* __restrict__ residual, \
         const float* __restrict__ gamma, const float* __restrict__ beta, float eps, T* __restrict__ y,           \
         float* __restrict__ mean, float* __restrict__ rstd, T* __restrict__ sum, const float* __restrict__ bias,  \
-        float p, float keep_scale, u64 seed, u64 offset, int R, int C) {                                         \
+        float p, float keep_scale, u64 seed, u64 offset, const u64* __restrict__ rng_base, int R, int C) {       \
         ln_detail::forward<T, N>(x, residual, gamma, beta, eps, y, mean, rstd, sum,                               \
-                                 ln_detail::InputTransform{bias, p, keep_scale, seed, offset}, R, C);            \
+                                 ln_detail::InputTransform{bias, p, keep_scale, seed, offset, rng_base}, R, C);  \
     }
 // Backward: grid = ⌈R/rows_per_block⌉, block = 256, dynamic shared memory 8·C floats; partial [grid, 2 or 3, C] F32
 // scratch (3 when dbias is given); ticket one zeroed counter; dgamma, dbeta, dbias [C] F32, overwritten; dx [R, C]
@@ -216,11 +219,12 @@ __device__ __forceinline__ void block_column_sum(const float (&acc)[N], float* _
 #define LN_BACKWARD(NAME, T, N)                                                                                  \
     extern "C" __global__ void __launch_bounds__(256) NAME(const T* __restrict__ dy, const T* __restrict__ sum,    \
         const float* __restrict__ gamma, const float* __restrict__ mean, const float* __restrict__ rstd,         \
-        T* __restrict__ ds, float p, float keep_scale, u64 seed, u64 offset, T* __restrict__ dx,                 \
+        T* __restrict__ ds, float p, float keep_scale, u64 seed, u64 offset, const u64* __restrict__ rng_base,   \
+        T* __restrict__ dx,                                                                                      \
         float* __restrict__ partial, unsigned* __restrict__ ticket, float* __restrict__ dgamma,                  \
         float* __restrict__ dbeta, float* __restrict__ dbias, int R, int C, int rows_per_block) {                \
         ln_detail::backward_rows<T, N>(dy, sum, gamma, mean, rstd, ds,                                           \
-                                       ln_detail::InputTransform{nullptr, p, keep_scale, seed, offset}, dx,      \
+                                       ln_detail::InputTransform{nullptr, p, keep_scale, seed, offset, rng_base}, dx, \
                                        partial, ticket, dgamma, dbeta, dbias, R, C, rows_per_block);             \
     }
 #define LN_FAMILY(SUFFIX, T)                                                                                     \

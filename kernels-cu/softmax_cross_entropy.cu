@@ -183,9 +183,10 @@ __device__ void row_kernel(const T* logits, const int* __restrict__ targets, int
 #define SCE_KERNEL(NAME, T)                                                                                      \
     extern "C" __global__ void __launch_bounds__(512) NAME(const T* logits, const int* __restrict__ targets,      \
         int ignore_index, float* __restrict__ losses, T* dlogits, float grad_scale, int* __restrict__ samples,   \
-        float inv_temperature, unsigned long long seed, unsigned long long offset, int V, int* errors) {          \
+        float inv_temperature, unsigned long long seed, unsigned long long offset,                              \
+        const unsigned long long* __restrict__ rng_base, int V, int* errors) {                                                  \
         sce_detail::row_kernel<T, 512>(logits, targets, ignore_index, losses, dlogits, grad_scale, samples,       \
-                                        inv_temperature, seed, offset, V, errors);                               \
+                                        inv_temperature, seed, step_offset(offset, rng_base), V, errors);                               \
     }
 SCE_KERNEL(softmax_cross_entropy_f32, float)
 SCE_KERNEL(softmax_cross_entropy_bf16, bf16_t)

@@ -20,8 +20,13 @@ public static class TrainBenchmark
     public const string Optimizer = "optimizer";
     public const string ZeroGradAndFree = "zero-grad+free";
 
-    /// <summary>Times <paramref name="steps"/> steps after the warm-up; <paramref name="precision"/> null is the device's default.</summary>
-    public static JsonObject Run(ElectraConfig config, int b, int t, int steps, Device device, bool breakdown, Precision? precision = null)
+    /// <summary>
+    /// Times <paramref name="steps"/> steps after the warm-up; <paramref name="precision"/> null is the device's default.
+    /// With <paramref name="cudaGraph"/> on a CUDA device the timed steps replay one captured graph (eager when the
+    /// capture fails, saying why on stderr and in the result); other devices ignore it.
+    /// </summary>
+    public static JsonObject Run(ElectraConfig config, int b, int t, int steps, Device device, bool breakdown, Precision? precision = null,
+        bool cudaGraph = false)
     {
         if (b < 1 || t < 8 || steps < 1) throw new ArgumentException($"--batch ≥ 1, --seq ≥ 8 and --steps ≥ 1 are required (got {b}, {t}, {steps})");
         if (t > config.MaxPositionEmbeddings) throw new ArgumentException($"--seq {t} exceeds max_position_embeddings {config.MaxPositionEmbeddings}");
@@ -36,18 +41,35 @@ public static class TrainBenchmark
         var profiler = (backend as CudaBackend)?.Profile;
         CudaProfile.Counts? profile = null;
         bool profiledStepLogs = false;
+        CapturedTrainStep? graph = null;
+        string graphMode = backend is CudaBackend ? cudaGraph ? "on" : "off" : "n/a";
+        double captureMs = double.NaN;
         for (int step = 0; step < steps + WarmupSteps; step++)
         {
+            if (step == WarmupSteps && cudaGraph && backend is CudaBackend cudaBackend)
+            {
+                var capture = Stopwatch.StartNew();
+                graph = CapturedTrainStep.TryCapture(model, opt, cudaBackend, batch, step, chosen, Lr, out var reason);
+                captureMs = capture.Elapsed.TotalMilliseconds;
+                if (graph is null)
+                {
+                    graphMode = "eager (capture failed: " + reason + ")";
+                    Console.Error.WriteLine($"bench train: CUDA graph capture failed, running eager steps: {reason}");
+                }
+            }
             bool readLoss = step == 0 || step == steps + WarmupSteps - 1;
             // The first timed step is the one profiled: warm (kernels compiled, pool filled) and, unless it is also
             // the last, not a logging step.
             var counting = step == WarmupSteps ? profiler : null;
-            var (ms, loss, counts) = Step(model, opt, batch, step, chosen, null, readLoss, counting);
+            var (ms, loss, counts) = graph is null
+                ? Step(model, opt, batch, step, chosen, null, readLoss, counting)
+                : GraphStep(graph, batch, step, backend, readLoss, counting);
             if (counting is not null) (profile, profiledStepLogs) = (counts, readLoss);
             if (step == 0) lossFirst = loss;
             else lossLast = loss;
             if (step >= WarmupSteps) times.Add(ms);
         }
+        graph?.Dispose();
         double median = PhaseTimer.Median(times);
         var result = new JsonObject
         {
@@ -62,11 +84,13 @@ public static class TrainBenchmark
             ["precision"] = chosen.Name(),
             // What the GEMMs read: bf16 operands, or F32 ones in TF32 or full FP32.
             ["matmul_precision"] = chosen == Precision.Bf16 ? "bf16" : backend is CudaBackend { AllowTf32: true } ? "tf32" : "fp32",
+            ["cuda_graph"] = graphMode,
         };
+        if (!double.IsNaN(captureMs)) result["capture_ms"] = Math.Round(captureMs, 3);
 
         if (breakdown)
         {
-            // Separate steps after the timed ones, so the synchronisations do not touch the headline numbers.
+            // Separate eager steps after the timed ones (a graph's phases cannot be timed apart), so the synchronisations do not touch the headline numbers.
             var timer = new PhaseTimer(backend);
             var ops = new PhaseTimer(backend); // the backward phase again, split by the op each node recorded
             model.PhaseEnded = timer.End;
@@ -134,6 +158,24 @@ public static class TrainBenchmark
         return new TokenBatch(ids, new int[b * t], Enumerable.Repeat(1, b * t).ToArray(), b, t);
     }
 
+    /// <summary>ELECTRA-Small's schedule, 10,000 steps in (as compare-pytorch.py).</summary>
+    public static float Lr(long step) => LrSchedule.Electra(5e-4f, 10_000 + step, 10_000, 1_000_000);
+
+    /// <summary>One replayed step, timed and profiled as <see cref="Step"/> times an eager one.</summary>
+    private static (double Ms, float Loss, CudaProfile.Counts? Profile) GraphStep(CapturedTrainStep graph, TokenBatch batch, int step,
+        IBackend backend, bool readLoss, CudaProfile? profiler)
+    {
+        float value = float.NaN;
+        var before = profiler?.Snapshot();
+        CudaProfile.Counts? counts = null;
+        var clock = Stopwatch.StartNew();
+        graph.Run(batch, step);
+        if (readLoss) value = graph.Loss();
+        if (before is not null) counts = profiler!.Snapshot().Minus(before);
+        backend.Synchronize();
+        return (clock.Elapsed.TotalMilliseconds, value, counts);
+    }
+
     /// <summary>
     /// One step; returns its wall time (host and device, freeing the step's tensors included) and, when asked, its
     /// loss (one scalar copy, which only the first and last steps pay).
@@ -159,7 +201,7 @@ public static class TrainBenchmark
             timer?.End(Backward);
             GradClip.ClipGlobalNorm(opt.Params, 1f);
             timer?.End(Clipping);
-            opt.Step(LrSchedule.Electra(5e-4f, 10_000 + step, 10_000, 1_000_000));
+            opt.Step(Lr(step));
             timer?.End(Optimizer);
             model.ZeroGrad();
             if (readLoss) value = loss.Item();

@@ -26,21 +26,32 @@ public static class BenchCommand
         var steps = new Option<int>("--steps") { Description = $"Timed steps (after {TrainBenchmark.WarmupSteps} warm-up steps)", DefaultValueFactory = _ => 10 };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N", DefaultValueFactory = _ => "auto" };
         var precision = new Option<string?>("--precision") { Description = PrecisionChoice.Description };
+        var cudaGraph = new Option<string>("--cuda-graph")
+        {
+            Description = "on: capture the step into one CUDA graph and replay it (eager, with the reason, if capture fails); off: eager steps. Ignored on the CPU",
+            DefaultValueFactory = _ => "on",
+        };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var breakdown = new Option<bool>("--breakdown")
         {
             Description = "Then run --steps more steps with a device synchronisation after each phase, and report each phase's median time",
         };
         var train = new Command("train", "Time full pretraining steps on synthetic batches");
-        foreach (var o in new Option[] { preset, batch, seq, steps, device, precision, json, breakdown }) train.Options.Add(o);
+        foreach (var o in new Option[] { preset, batch, seq, steps, device, precision, cudaGraph, json, breakdown }) train.Options.Add(o);
         train.SetAction(parse =>
         {
             try
             {
                 var (dev, note) = DeviceChoice.Resolve(parse.GetValue(device)!);
                 var chosen = parse.GetValue(precision) is string p ? PrecisionNames.Parse(p) : (Precision?)null;
+                bool graph = parse.GetValue(cudaGraph) switch
+                {
+                    "on" => true,
+                    "off" => false,
+                    var other => throw new ArgumentException($"--cuda-graph: expected on or off, got '{other}'"),
+                };
                 var result = TrainBenchmark.Run(ElectraConfig.Preset(parse.GetValue(preset)!), parse.GetValue(batch), parse.GetValue(seq),
-                    parse.GetValue(steps), dev, parse.GetValue(breakdown), chosen);
+                    parse.GetValue(steps), dev, parse.GetValue(breakdown), chosen, graph);
                 result["device"] = note;
                 result["preset"] = parse.GetValue(preset);
                 if (parse.GetValue(json)) Console.WriteLine(result.ToJsonString(JsonOptions));
@@ -62,7 +73,7 @@ public static class BenchCommand
     {
         var peak = r["peak_memory_bytes"] is { } p ? $", peak {Electra.Cuda.CudaAllocator.Format(p.GetValue<long>())}" : "";
         AnsiConsole.MarkupLineInterpolated(
-            $"{r["preset"]} B={r["batch"]} T={r["seq"]} on {r["device"]} ({r["precision"]}): {r["step_ms_median"]} ms/step, {r["tokens_per_s"]} tokens/s{peak}");
+            $"{r["preset"]} B={r["batch"]} T={r["seq"]} on {r["device"]} ({r["precision"]}, CUDA graph {r["cuda_graph"]}): {r["step_ms_median"]} ms/step, {r["tokens_per_s"]} tokens/s{peak}");
         if (r["step_profile"] is JsonObject sp)
             AnsiConsole.MarkupLineInterpolated(
                 $"one step: {sp["kernel_launches"]} kernel launches, {sp["cublas_calls"]} cuBLAS calls, {sp["device_copies"]} device copies, {sp["host_syncs"]} host syncs, {sp["driver_allocations"]} driver allocations, {sp["bytes_uploaded"]} B up / {sp["bytes_downloaded"]} B down; modelled H100 time {sp["modelled_h100_ms"]} ms (a model, not a measurement)");

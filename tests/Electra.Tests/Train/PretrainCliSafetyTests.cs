@@ -390,6 +390,14 @@ public class PretrainCliSafetyTests
     }
 
     [Test]
+    public void BenchCudaGraphTakesOnlyOnOrOff()
+    {
+        var r = Cli.Run(["bench", "train", "--preset", "tiny", "--device", "cpu", "--cuda-graph", "maybe"]);
+        Assert.That(r.Code, Is.EqualTo(1), r.ToString());
+        Assert.That(r.Error.Trim(), Is.EqualTo("electra bench: --cuda-graph: expected on or off, got 'maybe'"));
+    }
+
+    [Test]
     public void CudaWithoutADeviceIsAOneLineErrorInEveryCommand()
     {
         try

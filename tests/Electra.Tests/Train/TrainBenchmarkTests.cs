@@ -53,6 +53,16 @@ public class TrainBenchmarkTests
     }
 
     [Test]
+    public void CudaGraphIsIgnoredOnTheCpu()
+    {
+        var on = TrainBenchmark.Run(Micro, 2, 16, 1, Device.Cpu, breakdown: false, cudaGraph: true);
+        var off = TrainBenchmark.Run(Micro, 2, 16, 1, Device.Cpu, breakdown: false, cudaGraph: false);
+        Assert.That(on["cuda_graph"]!.GetValue<string>(), Is.EqualTo("n/a"));
+        Assert.That(on.ContainsKey("capture_ms"), Is.False);
+        Assert.That(on["loss_last"]!.GetValue<float>(), Is.EqualTo(off["loss_last"]!.GetValue<float>()), "the same eager steps");
+    }
+
+    [Test]
     public void HeadlineNumbersAreConsistentAndTheInitialLossIsRtdAtChance()
     {
         var r = TrainBenchmark.Run(Micro, 2, 16, 3, Device.Cpu, breakdown: false);
