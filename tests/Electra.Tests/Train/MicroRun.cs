@@ -22,17 +22,20 @@ public static class MicroRun
         return (disc, gen);
     }
 
-    /// <summary>Shards (T = 32) of a made-up corpus in <paramref name="dir"/>/<paramref name="name"/>; another seed, other text.</summary>
-    public static string Shards(string dir, string name, WordPieceTokenizer tokenizer, int corpusSeed)
+    /// <summary>
+    /// Shards (T = 32) of a made-up corpus of <paramref name="documents"/> × <paramref name="sentences"/> in
+    /// <paramref name="dir"/>/<paramref name="name"/>; another seed, other text.
+    /// </summary>
+    public static string Shards(string dir, string name, WordPieceTokenizer tokenizer, int corpusSeed, int documents = 8, int sentences = 25)
     {
         var text = Path.Combine(dir, name + ".txt");
         var words = "the nation congress people states government year war peace law world work country great public time".Split(' ');
         var rng = new Random(corpusSeed);
         using (var w = new StreamWriter(text))
         {
-            for (int doc = 0; doc < 8; doc++)
+            for (int doc = 0; doc < documents; doc++)
             {
-                for (int s = 0; s < 25; s++)
+                for (int s = 0; s < sentences; s++)
                     w.Write(string.Join(' ', Enumerable.Range(0, rng.Next(5, 14)).Select(_ => words[rng.Next(words.Length)])) + ". ");
                 w.WriteLine();
                 w.WriteLine();
@@ -52,6 +55,20 @@ public static class MicroRun
         var path = Path.Combine(dir, "permuted-vocab.txt");
         File.WriteAllLines(path, lines);
         return path;
+    }
+
+    /// <summary>
+    /// An untrained discriminator with <paramref name="positions"/> positions saved as an HF directory in
+    /// <paramref name="dir"/>, and a text of <paramref name="words"/> one-token words (cat, dog, …) for it.
+    /// </summary>
+    public static string ShortDiscriminator(string dir, int positions, int words)
+    {
+        var config = new ElectraConfig { EmbeddingSize = 16, HiddenSize = 32, NumHiddenLayers = 1, NumAttentionHeads = 2, IntermediateSize = 64, MaxPositionEmbeddings = positions };
+        var rng = new Random(1);
+        using (var emb = new ElectraEmbeddings(config, rng, Device.Cpu))
+        using (var disc = new Discriminator(config, emb, rng, Device.Cpu))
+            Electra.Model.Checkpoints.HfCheckpoint.Save(dir, disc, config);
+        return string.Join(' ', Enumerable.Range(0, words).Select(i => i % 2 == 0 ? "cat" : "dog"));
     }
 
     public static void CopyDirectory(string from, string to)

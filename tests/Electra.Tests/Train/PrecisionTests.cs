@@ -34,21 +34,7 @@ public class PrecisionTests
     public void PrepareCorpus()
     {
         _dir = TestData.TempDir();
-        var text = Path.Combine(_dir, "corpus.txt");
-        var words = "the nation congress people states government year war peace law world work country great public time".Split(' ');
-        var rng = new Random(5);
-        using (var w = new StreamWriter(text))
-        {
-            for (int doc = 0; doc < 10; doc++)
-            {
-                for (int s = 0; s < 30; s++)
-                    w.Write(string.Join(' ', Enumerable.Range(0, rng.Next(5, 14)).Select(_ => words[rng.Next(words.Length)])) + ". ");
-                w.WriteLine();
-                w.WriteLine();
-            }
-        }
-        _shards = Path.Combine(_dir, "shards");
-        DataPreparer.Run(new PrepareDataOptions([text], _shards, 32, 1), Bert.Value);
+        _shards = MicroRun.Shards(_dir, "shards", Bert.Value, corpusSeed: 5, documents: 10, sentences: 30);
     }
 
     [OneTimeTearDown]

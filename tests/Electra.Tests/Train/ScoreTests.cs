@@ -43,12 +43,7 @@ public class ScoreTests
         var dir = TestData.TempDir();
         try
         {
-            var config = new ElectraConfig { EmbeddingSize = 16, HiddenSize = 32, NumHiddenLayers = 1, NumAttentionHeads = 2, IntermediateSize = 64, MaxPositionEmbeddings = 16 };
-            var rng = new Random(1);
-            using (var emb = new ElectraEmbeddings(config, rng, Device.Cpu))
-            using (var disc = new Discriminator(config, emb, rng, Device.Cpu))
-                HfCheckpoint.Save(dir, disc, config);
-            string text = string.Join(' ', Enumerable.Range(0, 20).Select(i => i % 2 == 0 ? "cat" : "dog"));
+            string text = MicroRun.ShortDiscriminator(dir, positions: 16, words: 20);
             var root = new System.CommandLine.RootCommand();
             foreach (var c in CommandList.All()) root.Subcommands.Add(c);
             var (originalOut, originalError) = (Console.Out, Console.Error);
