@@ -25,10 +25,12 @@ public sealed partial class CudaBackend
         _ => throw new ArgumentException($"Attention: head size {hs} is not supported by the CUDA kernels (32, 64 or 128)"),
     };
 
-    public void AttentionForward(Tensor qkv, Tensor keyMask, int heads, float scale, float dropout, ulong seed, ulong offset, Tensor output, Tensor lse)
+    public void AttentionForward(Tensor qkv, Tensor keyMask, int heads, float scale, float dropout, ulong seed, ulong offset, Tensor output, Tensor lse,
+        Tensor? qkvBias = null)
     {
         Own("AttentionForward", qkv, keyMask, output, lse);
         var (b, t, hs, suffix) = AttentionChecks("AttentionForward", qkv, keyMask, heads, dropout);
+        CheckQkvBias("AttentionForward", qkvBias, "qkvBias", heads * hs);
         if (output.DType != qkv.DType || output.Count != (long)b * t * heads * hs)
             throw new ArgumentException($"AttentionForward: output must be [{b}, {t}, {heads * hs}] {qkv.DType.Name()}, got {output.Shape} {output.DType.Name()}");
         if (lse.DType != DType.F32 || lse.Count != (long)b * heads * t)
@@ -38,18 +40,23 @@ public sealed partial class CudaBackend
         if (TensorCoreAttention(qkv.DType, hs))
         {
             K(AttentionMmaSource, $"attention_forward_mma_bf16_hs{hs}").Launch(LaunchCost.Of(flops, FlopRate.Bf16), ((uint)((t + MmaRows - 1) / MmaRows), (uint)(b * heads), 1), (MmaThreads, 1, 1), 0,
-                qkv, keyMask, heads, t, scale, dropout, seed, offset, RngBase, output, lse);
+                qkv, qkvBias, keyMask, heads, t, scale, dropout, seed, offset, RngBase, output, lse);
             return;
         }
         int br = AttentionTiles(hs).Forward;
         K(AttentionSource, $"attention_forward_{suffix}_hs{hs}").Launch(LaunchCost.Of(flops, FlopRate.Fp32), ((uint)((t + br - 1) / br), (uint)(b * heads), 1), (256, 1, 1), 0,
-            qkv, keyMask, heads, t, scale, dropout, seed, offset, RngBase, output, lse);
+            qkv, qkvBias, keyMask, heads, t, scale, dropout, seed, offset, RngBase, output, lse);
     }
 
-    public void AttentionBackward(Tensor dOutput, Tensor qkv, Tensor keyMask, Tensor output, Tensor lse, int heads, float scale, float dropout, ulong seed, ulong offset, Tensor dQkv)
+    public void AttentionBackward(Tensor dOutput, Tensor qkv, Tensor keyMask, Tensor output, Tensor lse, int heads, float scale, float dropout, ulong seed, ulong offset, Tensor dQkv,
+        Tensor? qkvBias = null, Tensor? dQkvBias = null)
     {
         Own("AttentionBackward", dOutput, qkv, keyMask, output, lse, dQkv);
         var (b, t, hs, suffix) = AttentionChecks("AttentionBackward", qkv, keyMask, heads, dropout);
+        CheckQkvBias("AttentionBackward", qkvBias, "qkvBias", heads * hs);
+        CheckQkvBias("AttentionBackward", dQkvBias, "dQkvBias", heads * hs);
+        if (dQkvBias is not null && qkvBias is null)
+            throw new ArgumentException("AttentionBackward: dQkvBias (the bias gradient) needs the qkvBias the forward added");
         foreach (var (name, x) in new[] { ("dOutput", dOutput), ("output", output) })
             if (x.DType != qkv.DType || x.Count != (long)b * t * heads * hs)
                 throw new ArgumentException($"AttentionBackward: {name} must be [{b}, {t}, {heads * hs}] {qkv.DType.Name()}, got {x.Shape} {x.DType.Name()}");
@@ -64,18 +71,34 @@ public sealed partial class CudaBackend
         double product = 2.0 * b * heads * t * t * hs;
         if (TensorCoreAttention(qkv.DType, hs))
         {
-            var grid = ((uint)((t + MmaRows - 1) / MmaRows), (uint)(b * heads), 1u);
+            int tiles = (t + MmaRows - 1) / MmaRows;
+            var grid = ((uint)tiles, (uint)(b * heads), 1u);
+            if (heads > ColumnTickets) throw new ArgumentException($"AttentionBackward: {heads} heads is more than the {ColumnTickets} tickets the bias gradient uses");
+            // The bias gradient's partials: one row per (sequence, 64-row tile), each kernel writing its own columns;
+            // the dK/dV kernel's last block per head adds them (attention_mma.cu).
+            using var partials = dQkvBias is null ? null : Scratch((long)b * tiles * 3 * heads * hs);
+            // The dK/dV kernel reads the partials back once more than its arguments say.
+            long? dkdvBytes = partials is null ? null
+                : dOutput.Bytes + qkv.Bytes + qkvBias!.Bytes + keyMask.Bytes + lse.Bytes + dRows.Bytes + dQkv.Bytes + 2 * partials.Bytes + dQkvBias!.Bytes;
             K(AttentionMmaSource, $"attention_backward_dq_mma_bf16_hs{hs}").Launch(LaunchCost.Of(3 * product, FlopRate.Bf16), grid, (MmaThreads, 1, 1), 0,
-                dOutput, qkv, keyMask, output, lse, heads, t, scale, dropout, seed, offset, RngBase, dRows, dQkv);
-            K(AttentionMmaSource, $"attention_backward_dkdv_mma_bf16_hs{hs}").Launch(LaunchCost.Of(4 * product, FlopRate.Bf16), grid, (MmaThreads, 1, 1), 0,
-                dOutput, qkv, keyMask, lse, dRows, heads, t, scale, dropout, seed, offset, RngBase, dQkv);
+                dOutput, qkv, qkvBias, keyMask, output, lse, heads, t, scale, dropout, seed, offset, RngBase, dRows, dQkv, partials);
+            K(AttentionMmaSource, $"attention_backward_dkdv_mma_bf16_hs{hs}").Launch(new LaunchCost(4 * product, FlopRate.Bf16, dkdvBytes), grid, (MmaThreads, 1, 1), 0,
+                dOutput, qkv, qkvBias, keyMask, lse, dRows, heads, t, scale, dropout, seed, offset, RngBase, dQkv, partials, (ulong)_columnTickets, dQkvBias);
             return;
         }
         var (_, bq, bk) = AttentionTiles(hs);
         K(AttentionSource, $"attention_backward_dq_{suffix}_hs{hs}").Launch(LaunchCost.Of(3 * product, FlopRate.Fp32), ((uint)((t + bq - 1) / bq), (uint)(b * heads), 1), (256, 1, 1), 0,
-            dOutput, qkv, keyMask, output, lse, heads, t, scale, dropout, seed, offset, RngBase, dRows, dQkv);
+            dOutput, qkv, qkvBias, keyMask, output, lse, heads, t, scale, dropout, seed, offset, RngBase, dRows, dQkv);
         K(AttentionSource, $"attention_backward_dkdv_{suffix}_hs{hs}").Launch(LaunchCost.Of(4 * product, FlopRate.Fp32), ((uint)((t + bk - 1) / bk), (uint)(b * heads), 1), (256, 1, 1), 0,
-            dOutput, qkv, keyMask, lse, dRows, heads, t, scale, dropout, seed, offset, RngBase, dQkv);
+            dOutput, qkv, qkvBias, keyMask, lse, dRows, heads, t, scale, dropout, seed, offset, RngBase, dQkv);
+        // The FFMA kernels' tiles differ between dQ and dK/dV; their bias gradient is a column sum of its own.
+        if (dQkvBias is not null) ColumnSums(dQkv, (long)b * t, 3 * heads * hs, dQkvBias, 0f);
+    }
+
+    private static void CheckQkvBias(string op, Tensor? bias, string name, int h)
+    {
+        if (bias is not null && (bias.DType != DType.F32 || bias.Count != 3L * h))
+            throw new ArgumentException($"{op}: {name} must be [{3 * h}] f32, got {bias.Shape} {bias.DType.Name()}");
     }
 
     private static (int B, int T, int Hs, string Suffix) AttentionChecks(string op, Tensor qkv, Tensor keyMask, int heads, float dropout)

@@ -42,9 +42,10 @@ public sealed class TransformerLayer : Module
     public Tensor Forward(Tensor x, Tensor keyMask)
     {
         int b = keyMask.Shape[0], t = keyMask.Shape[1], h = _config.HiddenSize;
-        var qkv = Qkv.Forward(x).Reshape(b, t, 3 * h);                                  // [B, T, 3, NH, HS]
+        // The projection's bias is added by attention as it reads Q, K and V.
+        var qkv = Qkv.ForwardWithoutBias(x).Reshape(b, t, 3 * h);                       // [B, T, 3, NH, HS]
         float attnDropout = Training ? _config.AttentionProbsDropoutProb : 0f;
-        var context = Ops.Attention(qkv, keyMask, _config.NumAttentionHeads, attnDropout, Training ? Random : null)
+        var context = Ops.Attention(qkv, keyMask, _config.NumAttentionHeads, attnDropout, Training ? Random : null, Qkv.Bias)
             .Reshape(b * t, h);                                                          // [B·T, H]
         // Each dense layer's bias and the hidden dropout run inside the LayerNorm that follows.
         var attended = AttentionNorm.Forward(AttentionDense.ForwardWithoutBias(context), x, AttentionDense.Bias!, HiddenDropout);

@@ -94,12 +94,19 @@ public interface IBackend
     /// Multi-head self-attention straight from the fused projection. qkv [B, T, 3, NH, HS]; keyMask [B, T] I32
     /// (1 real, 0 padding: padding keys get no weight); out [B, T, NH, HS]; lse [B, NH, T] the log-sum-exp of each
     /// row of scaled scores. Dropout p on the probabilities, mask from Philox(seed, offset) at element
-    /// ((b·NH + h)·T + i)·T + j, kept entries scaled by 1/(1−p).
+    /// ((b·NH + h)·T + i)·T + j, kept entries scaled by 1/(1−p). With <paramref name="qkvBias"/> [3·NH·HS] F32 the
+    /// attention is that of qkv + qkvBias, each sum rounded to qkv's dtype as <see cref="AddBias"/> stores it: the
+    /// projection's bias is added as Q, K and V are read, with no pass (and no biased copy) of its own.
     /// </summary>
-    void AttentionForward(Tensor qkv, Tensor keyMask, int heads, float scale, float dropout, ulong seed, ulong offset, Tensor output, Tensor lse);
+    void AttentionForward(Tensor qkv, Tensor keyMask, int heads, float scale, float dropout, ulong seed, ulong offset, Tensor output, Tensor lse,
+        Tensor? qkvBias = null);
 
-    /// <summary>Gradient of <see cref="AttentionForward"/> with respect to qkv, recomputing the probabilities.</summary>
-    void AttentionBackward(Tensor dOutput, Tensor qkv, Tensor keyMask, Tensor output, Tensor lse, int heads, float scale, float dropout, ulong seed, ulong offset, Tensor dQkv);
+    /// <summary>
+    /// Gradient of <see cref="AttentionForward"/> with respect to qkv, recomputing the probabilities; qkvBias as the
+    /// forward had it. When given, dQkvBias [3·NH·HS] F32 = Σ over rows of dQkv (as stored): the bias gradient.
+    /// </summary>
+    void AttentionBackward(Tensor dOutput, Tensor qkv, Tensor keyMask, Tensor output, Tensor lse, int heads, float scale, float dropout, ulong seed, ulong offset, Tensor dQkv,
+        Tensor? qkvBias = null, Tensor? dQkvBias = null);
 
     // ---- losses and sampling ------------------------------------------------------------------------------------
 

@@ -47,16 +47,29 @@ struct Tile {
 };
 
 // rows [row0, row0 + ROWS) of one part (0 Q, 1 K, 2 V) of head h into dst[ROWS][LD]; rows ≥ T become zeros.
+// With bias (the projection's, at this part and head) each value is T(x + bias[c]), as AddBias stores it, so the
+// bias needs no pass of its own.
 template <typename T, int ROWS, int HS, int LD>
-__device__ __forceinline__ void load_rows(float* dst, const T* __restrict__ src, int row0, int T_, int H) {
+__device__ __forceinline__ void load_rows(float* dst, const T* __restrict__ src, int row0, int T_, int H,
+                                          const float* __restrict__ bias = nullptr) {
     // src points at qkv[b, 0, part, h, 0] (or out/dO[b, 0, h, 0]); consecutive tokens are `H` elements apart.
     for (int idx = threadIdx.x; idx < ROWS * HS / 4; idx += 256) {
         const int r = idx / (HS / 4), c = 4 * (idx % (HS / 4));
         float v[4] = {0.f, 0.f, 0.f, 0.f};
-        if (row0 + r < T_) load4(src + (size_t)(row0 + r) * H + c, v);
+        if (row0 + r < T_) {
+            load4(src + (size_t)(row0 + r) * H + c, v);
+            if (bias != nullptr)
+                #pragma unroll
+                for (int k = 0; k < 4; k++) v[k] = rounded<T>(v[k] + bias[c + k]);
+        }
         #pragma unroll
         for (int k = 0; k < 4; k++) dst[r * LD + c + k] = v[k];
     }
+}
+
+// Where head h's slice of part `part` (0 Q, 1 K, 2 V) of the [3H] bias starts; null without a bias.
+__device__ __forceinline__ const float* bias_of(const float* qkv_bias, int part, int H, int h, int HS) {
+    return qkv_bias == nullptr ? nullptr : qkv_bias + part * H + h * HS;
 }
 
 // Fills the per-thread dropout factors of an RM×CN score block: 1/(1−p) where kept, 0 where dropped.
@@ -103,8 +116,8 @@ __device__ __forceinline__ void tile_dot(float (&acc)[G::RM][G::CN], const float
 // ---- forward ------------------------------------------------------------------------------------------------------
 
 template <typename T, class G>
-__device__ void forward(const T* __restrict__ qkv, const int* __restrict__ key_mask, int NH, int T_, float scale,
-                        float p, u64 seed, u64 offset, T* __restrict__ out, float* __restrict__ lse) {
+__device__ void forward(const T* __restrict__ qkv, const float* __restrict__ qkv_bias, const int* __restrict__ key_mask,
+                        int NH, int T_, float scale, float p, u64 seed, u64 offset, T* __restrict__ out, float* __restrict__ lse) {
     constexpr int HS = G::HS, BR = G::BR, BC = G::BC, RM = G::RM, CN = G::CN, TX = G::TX, OC = HS / TX;
     __shared__ __align__(16) float Qs[BR * HS];
     __shared__ __align__(16) float Ks[BC * G::KP];
@@ -117,7 +130,14 @@ __device__ void forward(const T* __restrict__ qkv, const int* __restrict__ key_m
     const T* q_base = qkv + (size_t)b * T_ * 3 * H + h * HS;
     const float keep_scale = 1.f / (1.f - p);
 
-    load_rows<T, BR, HS, HS>(Qs, q_base, i0, T_, 3 * H);
+    // K's and V's slices of the bias, read by every key tile: from shared memory they cost no registers across the
+    // loop (at HS 32 the forward has none to spare under its 2-blocks-per-SM bound).
+    __shared__ float kv_bias[2 * HS];
+    const bool biased = qkv_bias != nullptr;
+    if (biased)
+        for (int c = threadIdx.x; c < 2 * HS; c += 256) kv_bias[c] = qkv_bias[(1 + c / HS) * H + h * HS + c % HS];
+    __syncthreads();  // the tile loads read other threads' entries
+    load_rows<T, BR, HS, HS>(Qs, q_base, i0, T_, 3 * H, bias_of(qkv_bias, 0, H, h, HS));
     float o[RM][OC], m[RM], l[RM];
     #pragma unroll
     for (int r = 0; r < RM; r++) {
@@ -126,8 +146,8 @@ __device__ void forward(const T* __restrict__ qkv, const int* __restrict__ key_m
         for (int c = 0; c < OC; c++) o[r][c] = 0.f;
     }
     for (int j0 = 0; j0 < T_; j0 += BC) {
-        load_rows<T, BC, HS, G::KP>(Ks, q_base + H, j0, T_, 3 * H);
-        load_rows<T, BC, HS, HS>(Vs, q_base + 2 * H, j0, T_, 3 * H);
+        load_rows<T, BC, HS, G::KP>(Ks, q_base + H, j0, T_, 3 * H, biased ? kv_bias : nullptr);
+        load_rows<T, BC, HS, HS>(Vs, q_base + 2 * H, j0, T_, 3 * H, biased ? kv_bias + HS : nullptr);
         for (int j = threadIdx.x; j < BC; j += 256) valid[j] = j0 + j < T_ && key_mask[b * T_ + j0 + j] != 0;
         __syncthreads();
 
@@ -226,8 +246,8 @@ __device__ __forceinline__ void probabilities_and_ds(float (&pd)[G::RM][G::CN], 
 
 // dQ for a tile of BR query rows; also writes D = rowsum(dO∘O) for these rows, which dK/dV reads next.
 template <typename T, class G>
-__device__ void backward_dq(const T* __restrict__ dout, const T* __restrict__ qkv, const int* __restrict__ key_mask,
-                            const T* __restrict__ out, const float* __restrict__ lse, int NH, int T_, float scale,
+__device__ void backward_dq(const T* __restrict__ dout, const T* __restrict__ qkv, const float* __restrict__ qkv_bias,
+                            const int* __restrict__ key_mask, const T* __restrict__ out, const float* __restrict__ lse, int NH, int T_, float scale,
                             float p, u64 seed, u64 offset, float* __restrict__ d_rows, T* __restrict__ dqkv) {
     constexpr int HS = G::HS, BR = G::BR, BC = G::BC, RM = G::RM, CN = G::CN, TX = G::TX, OC = HS / TX;
     __shared__ __align__(16) float Qs[BR * HS];
@@ -244,7 +264,7 @@ __device__ void backward_dq(const T* __restrict__ dout, const T* __restrict__ qk
     const T* o_base = out + (size_t)b * T_ * H + h * HS;
     const T* do_base = dout + (size_t)b * T_ * H + h * HS;
 
-    load_rows<T, BR, HS, HS>(Qs, q_base, i0, T_, 3 * H);
+    load_rows<T, BR, HS, HS>(Qs, q_base, i0, T_, 3 * H, bias_of(qkv_bias, 0, H, h, HS));
     load_rows<T, BR, HS, HS>(dOs, do_base, i0, T_, H);
     __syncthreads();
     for (int r = warp; r < BR; r += 8) {  // D_i = dO_i·O_i, one warp per row
@@ -270,8 +290,8 @@ __device__ void backward_dq(const T* __restrict__ dout, const T* __restrict__ qk
         #pragma unroll
         for (int c = 0; c < OC; c++) dq[r][c] = 0.f;
     for (int j0 = 0; j0 < T_; j0 += BC) {
-        load_rows<T, BC, HS, G::KP>(Ks, q_base + H, j0, T_, 3 * H);
-        load_rows<T, BC, HS, G::KP>(Vs, q_base + 2 * H, j0, T_, 3 * H);
+        load_rows<T, BC, HS, G::KP>(Ks, q_base + H, j0, T_, 3 * H, bias_of(qkv_bias, 1, H, h, HS));
+        load_rows<T, BC, HS, G::KP>(Vs, q_base + 2 * H, j0, T_, 3 * H, bias_of(qkv_bias, 2, H, h, HS));
         for (int j = threadIdx.x; j < BC; j += 256) valid[j] = j0 + j < T_ && key_mask[b * T_ + j0 + j] != 0;
         __syncthreads();
         float pd[RM][CN], ds[RM][CN];
@@ -307,8 +327,8 @@ __device__ void backward_dq(const T* __restrict__ dout, const T* __restrict__ qk
 
 // dK and dV for a tile of BC key rows, streaming the query tiles; reads D written by backward_dq.
 template <typename T, class G>
-__device__ void backward_dkdv(const T* __restrict__ dout, const T* __restrict__ qkv, const int* __restrict__ key_mask,
-                              const float* __restrict__ lse, const float* __restrict__ d_rows, int NH, int T_,
+__device__ void backward_dkdv(const T* __restrict__ dout, const T* __restrict__ qkv, const float* __restrict__ qkv_bias,
+                              const int* __restrict__ key_mask, const float* __restrict__ lse, const float* __restrict__ d_rows, int NH, int T_,
                               float scale, float p, u64 seed, u64 offset, T* __restrict__ dqkv) {
     constexpr int HS = G::HS, BR = G::BR, BC = G::BC, RM = G::RM, CN = G::CN;
     constexpr int KX = 256 / BC, KC = HS / KX;  // dK/dV: KX threads per key row, KC columns each
@@ -328,14 +348,14 @@ __device__ void backward_dkdv(const T* __restrict__ dout, const T* __restrict__ 
     const T* q_base = qkv + (size_t)b * T_ * 3 * H + h * HS;
     const T* do_base = dout + (size_t)b * T_ * H + h * HS;
 
-    load_rows<T, BC, HS, G::KP>(Ks, q_base + H, j0, T_, 3 * H);
-    load_rows<T, BC, HS, G::KP>(Vs, q_base + 2 * H, j0, T_, 3 * H);
+    load_rows<T, BC, HS, G::KP>(Ks, q_base + H, j0, T_, 3 * H, bias_of(qkv_bias, 1, H, h, HS));
+    load_rows<T, BC, HS, G::KP>(Vs, q_base + 2 * H, j0, T_, 3 * H, bias_of(qkv_bias, 2, H, h, HS));
     for (int j = threadIdx.x; j < BC; j += 256) valid[j] = j0 + j < T_ && key_mask[b * T_ + j0 + j] != 0;
     float dk[KC], dv[KC];
     #pragma unroll
     for (int c = 0; c < KC; c++) { dk[c] = 0.f; dv[c] = 0.f; }
     for (int i0 = 0; i0 < T_; i0 += BR) {
-        load_rows<T, BR, HS, HS>(Qs, q_base, i0, T_, 3 * H);
+        load_rows<T, BR, HS, HS>(Qs, q_base, i0, T_, 3 * H, bias_of(qkv_bias, 0, H, h, HS));
         load_rows<T, BR, HS, HS>(dOs, do_base, i0, T_, H);
         for (int r = threadIdx.x; r < BR; r += 256) {
             const bool in = i0 + r < T_;
@@ -385,34 +405,35 @@ typedef Tile<128, 16, 16, 16> Bwd128;
 
 }  // namespace attn_detail
 
-// Forward: grid = (⌈T/BR⌉, B·NH), block = 256. qkv [B, T, 3, NH, HS]; key_mask [B, T] I32; out [B, T, NH, HS];
-// lse [B, NH, T] F32.
+// Forward: grid = (⌈T/BR⌉, B·NH), block = 256. qkv [B, T, 3, NH, HS]; qkv_bias [3·NH·HS] F32 or null (added to
+// Q, K, V as they are read, in all three kernels); key_mask [B, T] I32; out [B, T, NH, HS]; lse [B, NH, T] F32.
 #define ATTN_FORWARD(NAME, TYPE, G)                                                                              \
-    extern "C" __global__ void __launch_bounds__(256, 2) NAME(const TYPE* __restrict__ qkv,                          \
-        const int* __restrict__ key_mask, int NH, int T, float scale, float p, unsigned long long seed,          \
-        unsigned long long offset, const unsigned long long* __restrict__ rng_base, TYPE* __restrict__ out,                   \
-        float* __restrict__ lse) {                                                                               \
-        attn_detail::forward<TYPE, attn_detail::G>(qkv, key_mask, NH, T, scale, p, seed, step_offset(offset, rng_base), \
-                                                   out, lse);                                                    \
+    extern "C" __global__ void __launch_bounds__(256, 2) NAME(const TYPE* __restrict__ qkv,                      \
+        const float* __restrict__ qkv_bias, const int* __restrict__ key_mask, int NH, int T, float scale, float p, \
+        unsigned long long seed, unsigned long long offset, const unsigned long long* __restrict__ rng_base,     \
+        TYPE* __restrict__ out, float* __restrict__ lse) {                                                       \
+        attn_detail::forward<TYPE, attn_detail::G>(qkv, qkv_bias, key_mask, NH, T, scale, p, seed,               \
+                                                   step_offset(offset, rng_base), out, lse);                     \
     }
 // Backward dQ: grid = (⌈T/BR⌉, B·NH); writes d_rows [B, NH, T] F32 scratch and dqkv's Q part.
 #define ATTN_BACKWARD_DQ(NAME, TYPE, G)                                                                          \
     extern "C" __global__ void __launch_bounds__(256, 2) NAME(const TYPE* __restrict__ dout,                         \
-        const TYPE* __restrict__ qkv, const int* __restrict__ key_mask, const TYPE* __restrict__ out,            \
-        const float* __restrict__ lse, int NH, int T, float scale, float p, unsigned long long seed,             \
-        unsigned long long offset, const unsigned long long* __restrict__ rng_base, float* __restrict__ d_rows,               \
-        TYPE* __restrict__ dqkv) {                                                                               \
-        attn_detail::backward_dq<TYPE, attn_detail::G>(dout, qkv, key_mask, out, lse, NH, T, scale, p, seed,     \
-                                                         step_offset(offset, rng_base), d_rows, dqkv);                                  \
+        const TYPE* __restrict__ qkv, const float* __restrict__ qkv_bias, const int* __restrict__ key_mask,     \
+        const TYPE* __restrict__ out, const float* __restrict__ lse, int NH, int T, float scale, float p,        \
+        unsigned long long seed, unsigned long long offset, const unsigned long long* __restrict__ rng_base,     \
+        float* __restrict__ d_rows, TYPE* __restrict__ dqkv) {                                                   \
+        attn_detail::backward_dq<TYPE, attn_detail::G>(dout, qkv, qkv_bias, key_mask, out, lse, NH, T, scale, p, \
+                                                       seed, step_offset(offset, rng_base), d_rows, dqkv);       \
     }
 // Backward dK/dV: grid = (⌈T/BC⌉, B·NH), after dQ (it reads d_rows); writes dqkv's K and V parts.
 #define ATTN_BACKWARD_DKDV(NAME, TYPE, G)                                                                        \
     extern "C" __global__ void __launch_bounds__(256, 2) NAME(const TYPE* __restrict__ dout,                         \
-        const TYPE* __restrict__ qkv, const int* __restrict__ key_mask, const float* __restrict__ lse,           \
-        const float* __restrict__ d_rows, int NH, int T, float scale, float p, unsigned long long seed,          \
-        unsigned long long offset, const unsigned long long* __restrict__ rng_base, TYPE* __restrict__ dqkv) {                \
-        attn_detail::backward_dkdv<TYPE, attn_detail::G>(dout, qkv, key_mask, lse, d_rows, NH, T, scale, p,      \
-                                                           seed, step_offset(offset, rng_base), dqkv);                                  \
+        const TYPE* __restrict__ qkv, const float* __restrict__ qkv_bias, const int* __restrict__ key_mask,     \
+        const float* __restrict__ lse, const float* __restrict__ d_rows, int NH, int T, float scale, float p,    \
+        unsigned long long seed, unsigned long long offset, const unsigned long long* __restrict__ rng_base,     \
+        TYPE* __restrict__ dqkv) {                                                                               \
+        attn_detail::backward_dkdv<TYPE, attn_detail::G>(dout, qkv, qkv_bias, key_mask, lse, d_rows, NH, T,      \
+                                                         scale, p, seed, step_offset(offset, rng_base), dqkv);   \
     }
 #define ATTN_FAMILY(SUFFIX, TYPE)                                                                                \
     ATTN_FORWARD(attention_forward_##SUFFIX##_hs32, TYPE, Fwd32)                                                 \

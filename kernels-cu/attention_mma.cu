@@ -72,15 +72,93 @@ struct Geometry {
     static_assert(HS % 16 == 0, "head size");
 };
 
-// rows [row0, row0 + ROWS) of a [T, stride] bf16 matrix into dst[ROWS][LD]; rows ≥ T become zeros. 16-byte moves.
+// Two bf16 (one 32-bit word) plus two F32 biases, rounded back as AddBias rounds: the same bits as adding the
+// bias in a pass of its own before attention.
+__device__ __forceinline__ unsigned add_bias2(unsigned w, const float* __restrict__ bias) {
+    const float lo = bf16_to_float((bf16_t)(w & 0xffffu)) + bias[0], hi = bf16_to_float((bf16_t)(w >> 16)) + bias[1];
+    return (unsigned)float_to_bf16(lo) | ((unsigned)float_to_bf16(hi) << 16);
+}
+
+// rows [row0, row0 + ROWS) of a [T, stride] bf16 matrix into dst[ROWS][LD], with bias[c] added to column c when
+// bias is given (the projection's bias, so it needs no pass of its own); rows ≥ T become zeros. 16-byte moves.
 template <int ROWS, int HS, int LD, int THREADS>
-__device__ __forceinline__ void load_tile(bf16_t* dst, const bf16_t* __restrict__ src, int row0, int T_, int stride) {
+__device__ __forceinline__ void load_tile(bf16_t* dst, const bf16_t* __restrict__ src, int row0, int T_, int stride,
+                                          const float* __restrict__ bias = nullptr) {
     constexpr int CHUNKS = HS / 8;
     for (int idx = threadIdx.x; idx < ROWS * CHUNKS; idx += THREADS) {
         const int r = idx / CHUNKS, c = 8 * (idx % CHUNKS);
         uint4 v = make_uint4(0u, 0u, 0u, 0u);
-        if (row0 + r < T_) v = *reinterpret_cast<const uint4*>(src + (size_t)(row0 + r) * stride + c);
+        if (row0 + r < T_) {
+            v = *reinterpret_cast<const uint4*>(src + (size_t)(row0 + r) * stride + c);
+            if (bias != nullptr) {
+                v.x = add_bias2(v.x, bias + c);
+                v.y = add_bias2(v.y, bias + c + 2);
+                v.z = add_bias2(v.z, bias + c + 4);
+                v.w = add_bias2(v.w, bias + c + 6);
+            }
+        }
         *reinterpret_cast<uint4*>(dst + r * LD + c) = v;
+    }
+}
+
+// Where head h's slice of part `part` (0 Q, 1 K, 2 V) of the [3H] bias starts; null without a bias.
+__device__ __forceinline__ const float* bias_of(const float* qkv_bias, int part, int H, int h, int HS) {
+    return qkv_bias == nullptr ? nullptr : qkv_bias + part * H + h * HS;
+}
+
+// ---- the bias gradient: column sums of dQ, dK, dV as written -----------------------------------------------------
+// Each backward block sums the bf16 values it wrote over its 64 rows (rows ≥ T add nothing): a lane's two rows,
+// then the 8 lanes that share its columns (shuffles), then the 4 warps in order, into its row of
+// partials [B·⌈T/64⌉, 3H]. The dK/dV kernel runs after the dQ kernel, so when its last block of head h (told by a
+// ticket) has written its partial, every partial of that head's 3·HS columns is there; it adds them in row order.
+// Which block is last varies; the order of the additions does not, so neither do the bits.
+
+// sums[d][e] = Σ over the warp's 16 rows of bf16(acc) in column d·8 + 2t + e; valid in lanes with g = 0.
+template <int ND>
+__device__ __forceinline__ void warp_column_sums(float (&sums)[ND][2], const float (&acc)[ND][4], bool row0_ok, bool row1_ok) {
+    #pragma unroll
+    for (int d = 0; d < ND; d++)
+        #pragma unroll
+        for (int e = 0; e < 2; e++) {
+            float s = (row0_ok ? rounded<bf16_t>(acc[d][e]) : 0.f) +
+                      (row1_ok ? rounded<bf16_t>(acc[d][2 + e]) : 0.f);
+            s += __shfl_xor_sync(0xffffffffu, s, 4);
+            s += __shfl_xor_sync(0xffffffffu, s, 8);
+            s += __shfl_xor_sync(0xffffffffu, s, 16);
+            sums[d][e] = s;
+        }
+}
+
+// The warp's column sums into shared[warp][offset + column] (lanes with g = 0 hold them).
+template <int ND, int COLS>
+__device__ __forceinline__ void stash_column_sums(float (*shared)[COLS], const float (&sums)[ND][2], int offset, int warp, int g, int t) {
+    if (g != 0) return;
+    #pragma unroll
+    for (int d = 0; d < ND; d++) {
+        shared[warp][offset + d * 8 + 2 * t] = sums[d][0];
+        shared[warp][offset + d * 8 + 2 * t + 1] = sums[d][1];
+    }
+}
+
+// The dK/dV kernel's last block of head h adds every partial of the head's 3·HS columns into dbias (after its own
+// partial is written by all of its threads).
+__device__ void finish_bias_gradient(const float* partials, unsigned* tickets, float* __restrict__ dbias, int h, int HS, int H, int rows) {
+    __shared__ int last;
+    // The partial must be visible device-wide before the ticket says it is there.
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        last = atomicAdd(&tickets[h], 1u) == (unsigned)rows - 1;
+        if (last) tickets[h] = 0;  // ready for the next launch
+    }
+    __syncthreads();
+    if (!last) return;
+    const volatile float* p = partials;  // written on other SMs: read past this SM's L1
+    for (int c = threadIdx.x; c < 3 * HS; c += blockDim.x) {
+        const int col = (c / HS) * H + h * HS + c % HS;
+        float total = 0.f;
+        for (int r = 0; r < rows; r++) total += p[(size_t)r * 3 * H + col];
+        dbias[col] = total;
     }
 }
 
@@ -143,8 +221,9 @@ __device__ __forceinline__ void dropout_pair(float& f0, float& f1, u64 seed, u64
 // ---- forward ------------------------------------------------------------------------------------------------------
 
 template <int HS>
-__device__ void forward(const bf16_t* __restrict__ qkv, const int* __restrict__ key_mask, int NH, int T_, float scale,
-                        float p, u64 seed, u64 offset, const u64* rng_base, bf16_t* __restrict__ out, float* __restrict__ lse) {
+__device__ void forward(const bf16_t* __restrict__ qkv, const float* __restrict__ qkv_bias, const int* __restrict__ key_mask,
+                        int NH, int T_, float scale, float p, u64 seed, u64 offset, const u64* rng_base,
+                        bf16_t* __restrict__ out, float* __restrict__ lse) {
     typedef Geometry<HS> G;
     constexpr int LD = G::LD, KS = G::KS, NT = G::NT, ND = G::ND, TILE = G::TILE;
     __shared__ __align__(16) bf16_t Qs[G::ROWS * LD];
@@ -157,7 +236,7 @@ __device__ void forward(const bf16_t* __restrict__ qkv, const int* __restrict__ 
     const bf16_t* base = qkv + (size_t)b * T_ * 3 * H + h * HS;
     const float keep_scale = 1.f / (1.f - p);
 
-    load_tile<G::ROWS, HS, LD, G::THREADS>(Qs, base, blockIdx.x * G::ROWS, T_, 3 * H);
+    load_tile<G::ROWS, HS, LD, G::THREADS>(Qs, base, blockIdx.x * G::ROWS, T_, 3 * H, bias_of(qkv_bias, 0, H, h, HS));
     __syncthreads();
     unsigned qa[KS][4];
     a_fragments<KS, LD>(qa, Qs + warp * 16 * LD, g, t);
@@ -168,8 +247,8 @@ __device__ void forward(const bf16_t* __restrict__ qkv, const int* __restrict__ 
 
     for (int j0 = 0; j0 < T_; j0 += TILE) {
         __syncthreads();  // the previous tile's K/V reads are done
-        load_tile<TILE, HS, LD, G::THREADS>(Ks, base + H, j0, T_, 3 * H);
-        load_tile<TILE, HS, LD, G::THREADS>(Vs, base + 2 * H, j0, T_, 3 * H);
+        load_tile<TILE, HS, LD, G::THREADS>(Ks, base + H, j0, T_, 3 * H, bias_of(qkv_bias, 1, H, h, HS));
+        load_tile<TILE, HS, LD, G::THREADS>(Vs, base + 2 * H, j0, T_, 3 * H, bias_of(qkv_bias, 2, H, h, HS));
         for (int j = threadIdx.x; j < TILE; j += G::THREADS) valid[j] = j0 + j < T_ && key_mask[b * T_ + j0 + j] != 0;
         __syncthreads();
 
@@ -237,9 +316,10 @@ __device__ void forward(const bf16_t* __restrict__ qkv, const int* __restrict__ 
 // ---- backward: dQ (per query tile; also writes D = rowsum(dO∘O)) -----------------------------------------------
 
 template <int HS>
-__device__ void backward_dq(const bf16_t* __restrict__ dout, const bf16_t* __restrict__ qkv, const int* __restrict__ key_mask,
-                            const bf16_t* __restrict__ out, const float* __restrict__ lse, int NH, int T_, float scale,
-                            float p, u64 seed, u64 offset, const u64* rng_base, float* __restrict__ d_rows, bf16_t* __restrict__ dqkv) {
+__device__ void backward_dq(const bf16_t* __restrict__ dout, const bf16_t* __restrict__ qkv, const float* __restrict__ qkv_bias,
+                            const int* __restrict__ key_mask, const bf16_t* __restrict__ out, const float* __restrict__ lse,
+                            int NH, int T_, float scale, float p, u64 seed, u64 offset, const u64* rng_base,
+                            float* __restrict__ d_rows, bf16_t* __restrict__ dqkv, float* __restrict__ bias_partials) {
     typedef Geometry<HS> G;
     constexpr int LD = G::LD, KS = G::KS, NT = G::NT, ND = G::ND, TILE = G::TILE, ROWS = G::ROWS;
     __shared__ __align__(16) bf16_t Qs[ROWS * LD];
@@ -256,7 +336,7 @@ __device__ void backward_dq(const bf16_t* __restrict__ dout, const bf16_t* __res
     const bf16_t* do_base = dout + (size_t)b * T_ * H + h * HS;
     const float keep_scale = 1.f / (1.f - p);
 
-    load_tile<ROWS, HS, LD, G::THREADS>(Qs, base, row0, T_, 3 * H);
+    load_tile<ROWS, HS, LD, G::THREADS>(Qs, base, row0, T_, 3 * H, bias_of(qkv_bias, 0, H, h, HS));
     load_tile<ROWS, HS, LD, G::THREADS>(dOs, do_base, row0, T_, H);
     __syncthreads();
     for (int r = warp; r < ROWS; r += G::WARPS) {  // D_i = dO_i·O_i in F32, one warp per row
@@ -284,8 +364,8 @@ __device__ void backward_dq(const bf16_t* __restrict__ dout, const bf16_t* __res
     for (int d = 0; d < ND; d++) dq[d][0] = dq[d][1] = dq[d][2] = dq[d][3] = 0.f;
     for (int j0 = 0; j0 < T_; j0 += TILE) {
         __syncthreads();
-        load_tile<TILE, HS, LD, G::THREADS>(Ks, base + H, j0, T_, 3 * H);
-        load_tile<TILE, HS, LD, G::THREADS>(Vs, base + 2 * H, j0, T_, 3 * H);
+        load_tile<TILE, HS, LD, G::THREADS>(Ks, base + H, j0, T_, 3 * H, bias_of(qkv_bias, 1, H, h, HS));
+        load_tile<TILE, HS, LD, G::THREADS>(Vs, base + 2 * H, j0, T_, 3 * H, bias_of(qkv_bias, 2, H, h, HS));
         for (int j = threadIdx.x; j < TILE; j += G::THREADS) valid[j] = j0 + j < T_ && key_mask[b * T_ + j0 + j] != 0;
         __syncthreads();
         float s[NT][4], dp[NT][4];
@@ -315,14 +395,24 @@ __device__ void backward_dq(const bf16_t* __restrict__ dout, const bf16_t* __res
         #pragma unroll
         for (int d = 0; d < ND; d++) *reinterpret_cast<unsigned*>(dst + d * 8 + 2 * t) = pack(dq[d][2 * r], dq[d][2 * r + 1]);
     }
+    if (bias_partials == nullptr) return;
+    __shared__ float sums_s[G::WARPS][HS];
+    float sums[ND][2];
+    const int i = row0 + warp * 16 + g;
+    warp_column_sums<ND>(sums, dq, i < T_, i + 8 < T_);
+    stash_column_sums<ND, HS>(sums_s, sums, 0, warp, g, t);
+    __syncthreads();
+    float* partial = bias_partials + ((size_t)b * gridDim.x + blockIdx.x) * 3 * H + h * HS;
+    for (int c = threadIdx.x; c < HS; c += G::THREADS) partial[c] = ((sums_s[0][c] + sums_s[1][c]) + sums_s[2][c]) + sums_s[3][c];
 }
 
 // ---- backward: dK and dV (per key tile, streaming query tiles; reads D from backward_dq) ----------------------
 
 template <int HS>
-__device__ void backward_dkdv(const bf16_t* __restrict__ dout, const bf16_t* __restrict__ qkv, const int* __restrict__ key_mask,
-                              const float* __restrict__ lse, const float* __restrict__ d_rows, int NH, int T_, float scale,
-                              float p, u64 seed, u64 offset, const u64* rng_base, bf16_t* __restrict__ dqkv) {
+__device__ void backward_dkdv(const bf16_t* __restrict__ dout, const bf16_t* __restrict__ qkv, const float* __restrict__ qkv_bias,
+                              const int* __restrict__ key_mask, const float* __restrict__ lse, const float* __restrict__ d_rows,
+                              int NH, int T_, float scale, float p, u64 seed, u64 offset, const u64* rng_base,
+                              bf16_t* __restrict__ dqkv, float* bias_partials, unsigned* tickets, float* __restrict__ dbias) {
     // Query tiles of 32: Sᵀ and dPᵀ then take 32 registers instead of 64 next to the dK, dV accumulators and the
     // K, V fragments (252 registers and spills at 64).
     typedef Geometry<HS, 32> G;
@@ -339,8 +429,8 @@ __device__ void backward_dkdv(const bf16_t* __restrict__ dout, const bf16_t* __r
     const bf16_t* do_base = dout + (size_t)b * T_ * H + h * HS;
     const float keep_scale = 1.f / (1.f - p);
 
-    load_tile<ROWS, HS, LD, G::THREADS>(Ks, base + H, key0, T_, 3 * H);
-    load_tile<ROWS, HS, LD, G::THREADS>(Vs, base + 2 * H, key0, T_, 3 * H);
+    load_tile<ROWS, HS, LD, G::THREADS>(Ks, base + H, key0, T_, 3 * H, bias_of(qkv_bias, 1, H, h, HS));
+    load_tile<ROWS, HS, LD, G::THREADS>(Vs, base + 2 * H, key0, T_, 3 * H, bias_of(qkv_bias, 2, H, h, HS));
     __syncthreads();
     unsigned ka[KS][4], va[KS][4];
     a_fragments<KS, LD>(ka, Ks + warp * 16 * LD, g, t);
@@ -360,7 +450,7 @@ __device__ void backward_dkdv(const bf16_t* __restrict__ dout, const bf16_t* __r
     }
     for (int i0 = 0; i0 < T_; i0 += TILE) {
         __syncthreads();
-        load_tile<TILE, HS, LD, G::THREADS>(Qs, base, i0, T_, 3 * H);
+        load_tile<TILE, HS, LD, G::THREADS>(Qs, base, i0, T_, 3 * H, bias_of(qkv_bias, 0, H, h, HS));
         load_tile<TILE, HS, LD, G::THREADS>(dOs, do_base, i0, T_, H);
         for (int q = threadIdx.x; q < TILE; q += G::THREADS) {
             const bool in = i0 + q < T_;
@@ -401,34 +491,50 @@ __device__ void backward_dkdv(const bf16_t* __restrict__ dout, const bf16_t* __r
             *reinterpret_cast<unsigned*>(dst + 2 * H + d * 8 + 2 * t) = pack(dv[d][2 * r], dv[d][2 * r + 1]);
         }
     }
+    if (bias_partials == nullptr) return;
+    __shared__ float sums_s[G::WARPS][2 * HS];  // dK's columns, then dV's
+    float sums[ND][2];
+    const int j = key0 + warp * 16 + g;
+    warp_column_sums<ND>(sums, dk, j < T_, j + 8 < T_);
+    stash_column_sums<ND, 2 * HS>(sums_s, sums, 0, warp, g, t);
+    warp_column_sums<ND>(sums, dv, j < T_, j + 8 < T_);
+    stash_column_sums<ND, 2 * HS>(sums_s, sums, HS, warp, g, t);
+    __syncthreads();
+    float* partial = bias_partials + ((size_t)b * gridDim.x + blockIdx.x) * 3 * H + h * HS;
+    for (int c = threadIdx.x; c < 2 * HS; c += G::THREADS)
+        partial[(c < HS ? H : 2 * H - HS) + c] = ((sums_s[0][c] + sums_s[1][c]) + sums_s[2][c]) + sums_s[3][c];
+    finish_bias_gradient(bias_partials, tickets, dbias, h, HS, H, (int)(gridDim.x * (gridDim.y / NH)));
 }
 
 }  // namespace attn_mma
 
-// Same parameters as attention.cu's bf16 kernels; grid = (⌈T/64⌉, B·NH), block = 128 for all three (each block
-// owns 64 query rows, or 64 key rows for dK/dV).
+// Same parameters as attention.cu's bf16 kernels (qkv_bias [3H] F32 or null), and in the backward the bias
+// gradient's partials [B·⌈T/64⌉, 3H] (null: no bias gradient), tickets (zeroed; one per head) and dbias [3H];
+// grid = (⌈T/64⌉, B·NH), block = 128 for all three (each block owns 64 query rows, or 64 key rows for dK/dV).
 #define ATTN_MMA_FAMILY(HS)                                                                                      \
     extern "C" __global__ void __launch_bounds__(128) attention_forward_mma_bf16_hs##HS(                         \
-        const bf16_t* __restrict__ qkv, const int* __restrict__ key_mask, int NH, int T, float scale, float p,   \
-        unsigned long long seed, unsigned long long offset, const unsigned long long* __restrict__ rng_base,                  \
-        bf16_t* __restrict__ out, float* __restrict__ lse) {                                                     \
-        attn_mma::forward<HS>(qkv, key_mask, NH, T, scale, p, seed, offset, rng_base, out, lse);                           \
+        const bf16_t* __restrict__ qkv, const float* __restrict__ qkv_bias, const int* __restrict__ key_mask,    \
+        int NH, int T, float scale, float p, unsigned long long seed, unsigned long long offset,                 \
+        const unsigned long long* __restrict__ rng_base, bf16_t* __restrict__ out, float* __restrict__ lse) {    \
+        attn_mma::forward<HS>(qkv, qkv_bias, key_mask, NH, T, scale, p, seed, offset, rng_base, out, lse);       \
     }                                                                                                            \
     extern "C" __global__ void __launch_bounds__(128) attention_backward_dq_mma_bf16_hs##HS(                     \
-        const bf16_t* __restrict__ dout, const bf16_t* __restrict__ qkv, const int* __restrict__ key_mask,       \
-        const bf16_t* __restrict__ out, const float* __restrict__ lse, int NH, int T, float scale, float p,      \
-        unsigned long long seed, unsigned long long offset, const unsigned long long* __restrict__ rng_base,                  \
-        float* __restrict__ d_rows, bf16_t* __restrict__ dqkv) {                                                 \
-        attn_mma::backward_dq<HS>(dout, qkv, key_mask, out, lse, NH, T, scale, p, seed,                          \
-                                  offset, rng_base, d_rows, dqkv);   \
+        const bf16_t* __restrict__ dout, const bf16_t* __restrict__ qkv, const float* __restrict__ qkv_bias,     \
+        const int* __restrict__ key_mask, const bf16_t* __restrict__ out, const float* __restrict__ lse, int NH, \
+        int T, float scale, float p, unsigned long long seed, unsigned long long offset,                         \
+        const unsigned long long* __restrict__ rng_base, float* __restrict__ d_rows, bf16_t* __restrict__ dqkv,  \
+        float* __restrict__ bias_partials) {                                                                     \
+        attn_mma::backward_dq<HS>(dout, qkv, qkv_bias, key_mask, out, lse, NH, T, scale, p, seed, offset,        \
+                                  rng_base, d_rows, dqkv, bias_partials);                                        \
     }                                                                                                            \
     extern "C" __global__ void __launch_bounds__(128) attention_backward_dkdv_mma_bf16_hs##HS(                   \
-        const bf16_t* __restrict__ dout, const bf16_t* __restrict__ qkv, const int* __restrict__ key_mask,       \
-        const float* __restrict__ lse, const float* __restrict__ d_rows, int NH, int T, float scale, float p,    \
-        unsigned long long seed, unsigned long long offset, const unsigned long long* __restrict__ rng_base,                  \
-        bf16_t* __restrict__ dqkv) {                                                                             \
-        attn_mma::backward_dkdv<HS>(dout, qkv, key_mask, lse, d_rows, NH, T, scale, p, seed,                     \
-                                    offset, rng_base, dqkv);      \
+        const bf16_t* __restrict__ dout, const bf16_t* __restrict__ qkv, const float* __restrict__ qkv_bias,     \
+        const int* __restrict__ key_mask, const float* __restrict__ lse, const float* __restrict__ d_rows,       \
+        int NH, int T, float scale, float p, unsigned long long seed, unsigned long long offset,                 \
+        const unsigned long long* __restrict__ rng_base, bf16_t* __restrict__ dqkv, float* bias_partials,        \
+        unsigned* tickets, float* __restrict__ dbias) {                                                          \
+        attn_mma::backward_dkdv<HS>(dout, qkv, qkv_bias, key_mask, lse, d_rows, NH, T, scale, p, seed, offset,   \
+                                    rng_base, dqkv, bias_partials, tickets, dbias);                              \
     }
 ATTN_MMA_FAMILY(32)
 ATTN_MMA_FAMILY(64)

@@ -35,6 +35,11 @@ template <typename T> __device__ __forceinline__ void store1(T* p, float v);
 template <> __device__ __forceinline__ void store1<float>(float* p, float v) { *p = v; }
 template <> __device__ __forceinline__ void store1<bf16_t>(bf16_t* p, float v) { *p = float_to_bf16(v); }
 
+// v as it reads back after store1: what a value computed in F32 is once stored as T.
+template <typename T> __device__ __forceinline__ float rounded(float v);
+template <> __device__ __forceinline__ float rounded<float>(float v) { return v; }
+template <> __device__ __forceinline__ float rounded<bf16_t>(float v) { return bf16_to_float(float_to_bf16(v)); }
+
 template <typename T> __device__ __forceinline__ void load4(const T* p, float (&x)[4]);
 template <> __device__ __forceinline__ void load4<float>(const float* p, float (&x)[4])
 {

@@ -11,10 +11,11 @@ public sealed unsafe partial class CpuBackend
     // of the outputs, so no reduction crosses threads and the result does not depend on scheduling.
     // Dropout on probabilities: element (i, j) of head bh uses Philox number (bh·T + i)·T + j, as the CUDA kernels.
 
-    public void AttentionForward(Tensor qkv, Tensor keyMask, int heads, float scale, float dropout, ulong seed, ulong offset, Tensor output, Tensor lse)
+    public void AttentionForward(Tensor qkv, Tensor keyMask, int heads, float scale, float dropout, ulong seed, ulong offset, Tensor output, Tensor lse,
+        Tensor? qkvBias = null)
     {
         var (b, t, h, hs) = AttentionDims(qkv, heads);
-        float* pq = P(qkv), po = P(output), pl = P(lse);
+        float* pq = P(qkv), po = P(output), pl = P(lse), pb = BiasOf(qkvBias, h);
         int* pm = PI(keyMask);
         float keep = 1f / (1f - dropout);
         ParallelRows(b * heads, (long)t * t * hs, (first, end) =>
@@ -28,7 +29,7 @@ public sealed unsafe partial class CpuBackend
                 for (int bh = first; bh < end; bh++)
                 {
                     int bi = bh / heads, hi = bh % heads;
-                    LoadHead(pq, bi, hi, t, h, hs, q, k, v);
+                    LoadHead(pq, pb, bi, hi, t, h, hs, q, k, v);
                     CpuGemm.Run(q, false, k, true, s, t, t, hs, scale, 0f, threads: 1);      // S = scale·Q·Kᵀ
                     for (int i = 0; i < t; i++)
                     {
@@ -50,10 +51,13 @@ public sealed unsafe partial class CpuBackend
         });
     }
 
-    public void AttentionBackward(Tensor dOutput, Tensor qkv, Tensor keyMask, Tensor output, Tensor lse, int heads, float scale, float dropout, ulong seed, ulong offset, Tensor dQkv)
+    public void AttentionBackward(Tensor dOutput, Tensor qkv, Tensor keyMask, Tensor output, Tensor lse, int heads, float scale, float dropout, ulong seed, ulong offset, Tensor dQkv,
+        Tensor? qkvBias = null, Tensor? dQkvBias = null)
     {
         var (b, t, h, hs) = AttentionDims(qkv, heads);
-        float* pq = P(qkv), pdo = P(dOutput), po = P(output), pl = P(lse), pd = P(dQkv);
+        float* pq = P(qkv), pdo = P(dOutput), po = P(output), pl = P(lse), pd = P(dQkv), pb = BiasOf(qkvBias, h);
+        if (dQkvBias is not null && (qkvBias is null || dQkvBias.DType != DType.F32 || dQkvBias.Count != 3 * h))
+            throw new ArgumentException($"AttentionBackward: dQkvBias must be [{3 * h}] f32 beside a qkvBias, got {dQkvBias.Shape} {dQkvBias.DType.Name()}{(qkvBias is null ? " without one" : "")}");
         int* pm = PI(keyMask);
         float keep = 1f / (1f - dropout);
         ParallelRows(b * heads, 3L * t * t * hs, (first, end) =>
@@ -68,7 +72,7 @@ public sealed unsafe partial class CpuBackend
                 for (int bh = first; bh < end; bh++)
                 {
                     int bi = bh / heads, hi = bh % heads;
-                    LoadHead(pq, bi, hi, t, h, hs, q, k, v);
+                    LoadHead(pq, pb, bi, hi, t, h, hs, q, k, v);
                     LoadRows(pdo + (long)bi * t * h + hi * hs, h, t, hs, dO);
                     CpuGemm.Run(q, false, k, true, p, t, t, hs, scale, 0f, threads: 1);      // scale·Q·Kᵀ, recomputed
                     CpuGemm.Run(dO, false, v, true, ds, t, t, hs, 1f, 0f, threads: 1);      // dP̃ = dO·Vᵀ
@@ -116,6 +120,7 @@ public sealed unsafe partial class CpuBackend
             ArrayPool<float>.Shared.Return(scratch);
             ArrayPool<uint>.Shared.Return(bitsArray);
         });
+        if (dQkvBias is not null) ColumnSums(pd, b * t, 3 * h, P(dQkvBias), 0f);
     }
 
     /// <summary>
@@ -161,20 +166,36 @@ public sealed unsafe partial class CpuBackend
             if (keyMask[j] == 0) si[j] = 0f;
     }
 
-    /// <summary>Copies head (bi, hi) out of qkv [B, T, 3, NH, HS] into q, k, v, each [T, HS].</summary>
-    private static void LoadHead(float* pq, int bi, int hi, int t, int h, int hs, float* q, float* k, float* v)
+    /// <summary>
+    /// Copies head (bi, hi) out of qkv [B, T, 3, NH, HS] into q, k, v, each [T, HS], adding the head's slice of
+    /// the [3H] bias when there is one (the same sums as AddBias before attention).
+    /// </summary>
+    private static void LoadHead(float* pq, float* bias, int bi, int hi, int t, int h, int hs, float* q, float* k, float* v)
     {
         float* head = pq + (long)bi * t * 3 * h + hi * hs;
-        LoadRows(head, 3 * h, t, hs, q);
-        LoadRows(head + h, 3 * h, t, hs, k);
-        LoadRows(head + 2 * h, 3 * h, t, hs, v);
+        LoadRows(head, 3 * h, t, hs, q, bias is null ? null : bias + hi * hs);
+        LoadRows(head + h, 3 * h, t, hs, k, bias is null ? null : bias + h + hi * hs);
+        LoadRows(head + 2 * h, 3 * h, t, hs, v, bias is null ? null : bias + 2 * h + hi * hs);
     }
 
-    /// <summary>rows strided by <paramref name="stride"/> floats → a contiguous [rows, width] block.</summary>
-    private static void LoadRows(float* src, long stride, int rows, int width, float* dst)
+    /// <summary>rows strided by <paramref name="stride"/> floats → a contiguous [rows, width] block, plus bias[c] if given.</summary>
+    private static void LoadRows(float* src, long stride, int rows, int width, float* dst, float* bias = null)
     {
         for (int i = 0; i < rows; i++)
-            new ReadOnlySpan<float>(src + i * stride, width).CopyTo(new Span<float>(dst + i * width, width));
+        {
+            var from = new ReadOnlySpan<float>(src + i * stride, width);
+            var to = new Span<float>(dst + i * width, width);
+            if (bias is null) from.CopyTo(to);
+            else TensorPrimitives.Add(from, new ReadOnlySpan<float>(bias, width), to);
+        }
+    }
+
+    private static float* BiasOf(Tensor? qkvBias, int h)
+    {
+        if (qkvBias is null) return null;
+        if (qkvBias.DType != DType.F32 || qkvBias.Count != 3 * h)
+            throw new ArgumentException($"Attention: qkvBias must be [{3 * h}] f32, got {qkvBias.Shape} {qkvBias.DType.Name()}");
+        return P(qkvBias);
     }
 
     /// <summary>A contiguous [rows, width] block → rows strided by <paramref name="stride"/> floats.</summary>

@@ -7,13 +7,21 @@ public static partial class Ops
     /// <summary>
     /// Multi-head self-attention on the fused projection qkv [B, T, 3·H] (read as [B, T, 3, NH, HS]) with key
     /// padding mask keyMask [B, T] (I32, 1 = real token). Returns [B, T, H]. Probabilities are dropped with
-    /// probability <paramref name="dropout"/> when <paramref name="rng"/> is given.
+    /// probability <paramref name="dropout"/> when <paramref name="rng"/> is given. With <paramref name="qkvBias"/>
+    /// [3·H] F32, the projection's bias, the attention is that of qkv + qkvBias: the backends add it as they read
+    /// Q, K and V and sum its gradient from dQ, dK, dV, so neither the biased projection nor a pass over it exists.
     /// </summary>
-    public static Tensor Attention(Tensor qkv, Tensor keyMask, int heads, float dropout = 0f, RandomStream? rng = null)
+    public static Tensor Attention(Tensor qkv, Tensor keyMask, int heads, float dropout = 0f, RandomStream? rng = null, Tensor? qkvBias = null)
     {
-        SameDevice("Attention", qkv, keyMask);
+        SameDevice("Attention", qkvBias is null ? [qkv, keyMask] : [qkv, keyMask, qkvBias]);
         Activations("Attention", qkv);
         keyMask.RequireDType(DType.I32, "Attention keyMask");
+        if (qkvBias is not null)
+        {
+            F32("Attention", qkvBias);
+            if (qkvBias.Rank != 1 || qkvBias.Count != (qkv.Rank == 3 ? qkv.Shape[2] : -1))
+                throw new ArgumentException($"Attention: qkvBias {qkvBias.Shape} does not match qkv {qkv.Shape}: expected [{(qkv.Rank == 3 ? qkv.Shape[2] : 0)}]");
+        }
         if (qkv.Rank != 3 || qkv.Shape[2] % (3 * heads) != 0)
             throw new ArgumentException($"Attention: qkv must be [B, T, 3·H] with H divisible by {heads} heads, got {qkv.Shape}");
         int b = qkv.Shape[0], t = qkv.Shape[1], h = qkv.Shape[2] / 3, hs = h / heads;
@@ -26,17 +34,20 @@ public static partial class Ops
         ulong seed = rng?.Seed ?? 0, offset = p > 0f ? rng!.Next() : 0;
         var output = Tensor.Empty(new Shape(b, t, h), qkv.DType, qkv.Device);
         var lse = Tensor.Empty(new Shape(b, heads, t), DType.F32, qkv.Device);
-        qkv.Backend.AttentionForward(qkv, keyMask, heads, scale, p, seed, offset, output, lse);
-        if (!Node.ShouldRecord(qkv))
+        qkv.Backend.AttentionForward(qkv, keyMask, heads, scale, p, seed, offset, output, lse, qkvBias);
+        if (!(qkvBias is null ? Node.ShouldRecord(qkv) : Node.ShouldRecord(qkv, qkvBias)))
         {
             lse.Dispose();
             return output;
         }
-        Node.Record("Attention", output, [qkv], g =>
+        Node.Record("Attention", output, qkvBias is null ? [qkv] : [qkv, qkvBias], g =>
         {
+            // dQkv is needed for the bias gradient even when qkv itself wants none.
             var dQkv = Like(qkv);
-            qkv.Backend.AttentionBackward(g, qkv, keyMask, output, lse, heads, scale, p, seed, offset, dQkv);
-            return [dQkv];
+            var dBias = qkvBias is { RequiresGrad: true } ? Like(qkvBias) : null;
+            qkv.Backend.AttentionBackward(g, qkv, keyMask, output, lse, heads, scale, p, seed, offset, dQkv, qkvBias, dBias);
+            if (qkvBias is null) return [dQkv];
+            return [qkv.RequiresGrad ? dQkv : Discard(dQkv), dBias];
         }, lse);
         return output;
     }

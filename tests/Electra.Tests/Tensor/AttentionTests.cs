@@ -82,6 +82,83 @@ public class AttentionTests
                     Assert.That(dQkv[(bi * t + j) * 3 * h + c], Is.EqualTo(0f), $"dK/dV of padded key b={bi} j={j}");
     }
 
+    // The projection's bias handed to attention: the function of qkv + bias, its gradient Σ_rows dQkv.
+    [TestCase(2, 7, 3, 4, 0.3f, new[] { 2, 0 })]
+    [TestCase(3, 9, 2, 3, 0f, new[] { 1, 4, 8 })]
+    public void BiasIsAddedToQkvAndGetsTheColumnSumsOfItsGradient(int b, int t, int heads, int hs, float dropout, int[] padded)
+    {
+        int h = heads * hs;
+        var qkvs = GradCheck.Uniform(b * t * 3 * h, 46, 1.5f);
+        var biases = GradCheck.Uniform(3 * h, 47, 0.8f);
+        var mask = new int[b * t];
+        for (int bi = 0; bi < b; bi++)
+            for (int j = 0; j < t; j++) mask[bi * t + j] = j < t - padded[bi] ? 1 : 0;
+        var r = GradCheck.Uniform(b * t * h, 48);
+        const ulong seed = 0xB1A5, offset = 5;
+        double scale = 1f / MathF.Sqrt(hs);
+
+        using var scope = new TensorScope();
+        var qkv = GradCheck.Leaf(qkvs, [b, t, 3 * h]);
+        var bias = GradCheck.Leaf(biases, [3 * h]);
+        var keyMask = Tensor.FromArray(mask, [b, t]);
+        var rng = new RandomStream(seed);
+        rng.Seek(offset);
+        var y = Ops.Attention(qkv, keyMask, heads, dropout, rng, bias);
+        double[] Ref(double[][] v)
+        {
+            var sum = (double[])v[0].Clone();
+            for (int i = 0; i < sum.Length; i++) sum[i] += v[1][i % (3 * h)];
+            return Reference(sum, mask, b, t, heads, hs, scale, dropout, seed, offset);
+        }
+        GradCheck.AssertForward(y.ToFloatArray(), Ref([GradCheck.ToDouble(qkvs), GradCheck.ToDouble(biases)]), "Attention with bias");
+        GradCheck.BackwardWeighted(y, r);
+        var dQkv = GradCheck.TakeGrad(qkv);
+        var dBias = GradCheck.TakeGrad(bias);
+        GradCheck.AssertGradients("Attention with bias", Ref, [qkvs, biases], r, (0, dQkv, "qkv"), (1, dBias, "bias"));
+    }
+
+    [Test]
+    public void BiasInsideAttentionGivesTheBitsOfAddingItFirst()
+    {
+        // The CPU backend adds the bias as it copies each head out: the same float sums as AddBias, so the same bits.
+        const int b = 2, t = 11, heads = 2, hs = 5, h = heads * hs;
+        var cpu = Backends.Cpu;
+        using var scope = new TensorScope();
+        var qkv = Tensor.FromArray(GradCheck.Uniform(b * t * 3 * h, 49, 1.5f), [b, t, 3 * h]);
+        var bias = Tensor.FromArray(GradCheck.Uniform(3 * h, 50), [3 * h]);
+        var mask = Tensor.FromArray(Enumerable.Range(0, b * t).Select(i => i % t < t - 3 * (i / t) ? 1 : 0).ToArray(), [b, t]);
+        var dOut = Tensor.FromArray(GradCheck.Uniform(b * t * h, 51), [b, t, h]);
+        var biased = Tensor.Empty([b, t, 3 * h]);
+        cpu.AddBias(qkv, bias, biased);
+        (float[] Out, float[] DQkv) Run(Tensor input, Tensor? qkvBias, Tensor? dBias)
+        {
+            var o = Tensor.Empty([b, t, h]);
+            var lse = Tensor.Empty([b, heads, t]);
+            var d = Tensor.Empty([b, t, 3 * h]);
+            cpu.AttentionForward(input, mask, heads, 0.4f, 0.2f, 9, 4, o, lse, qkvBias);
+            cpu.AttentionBackward(dOut, input, mask, o, lse, heads, 0.4f, 0.2f, 9, 4, d, qkvBias, dBias);
+            return (o.ToFloatArray(), d.ToFloatArray());
+        }
+        var first = Run(biased, null, null);
+        var dBias = Tensor.Empty([3 * h]);
+        var fused = Run(qkv, bias, dBias);
+        Assert.That(fused.Out, Is.EqualTo(first.Out), "output");
+        Assert.That(fused.DQkv, Is.EqualTo(first.DQkv), "dQkv");
+        var sums = Tensor.Empty([3 * h]);
+        cpu.SumRows(Tensor.FromArray(first.DQkv, [b * t, 3 * h]), sums, 0f);
+        Assert.That(dBias.ToFloatArray(), Is.EqualTo(sums.ToFloatArray()), "dBias = SumRows(dQkv)");
+    }
+
+    [Test]
+    public void BiasOfTheWrongLengthIsANamedError()
+    {
+        using var scope = new TensorScope();
+        var qkv = Tensor.Zeros([1, 3, 12]);
+        var mask = Tensor.FromArray(new[] { 1, 1, 1 }, [1, 3]);
+        var ex = Assert.Throws<ArgumentException>(() => Ops.Attention(qkv, mask, 2, qkvBias: Tensor.Zeros([4])));
+        Assert.That(ex!.Message, Does.Contain("qkvBias [4]").And.Contain("[12]"));
+    }
+
     [Test]
     public void DropoutOfAttentionDependsOnlyOnSeedAndOffset()
     {
