@@ -19,6 +19,12 @@ public sealed record TokenBatch(int[] Ids, int[] TypeIds, int[] AttentionMask, i
     public int RealTokens => AttentionMask.Count(m => m != 0);
 }
 
+/// <summary>
+/// A batch masked for one step on the host (<see cref="Pretrainer.Mask"/>): the plan, and for replaced-token detection
+/// the loss weights (1 on real tokens). Ready to upload.
+/// </summary>
+public sealed record MaskedBatch(TokenBatch Batch, long Step, MaskPlan Plan, float[]? Weights);
+
 /// <summary>The knobs of the objective; defaults are the paper's.</summary>
 public sealed record PretrainOptions
 {
@@ -106,19 +112,33 @@ public sealed class Pretrainer : Module
     /// device half reads. With <paramref name="into"/> the uploads overwrite its tensors (a captured step's inputs,
     /// whose shapes cannot change) and it is returned; otherwise new tensors are made in the current scope.
     /// </summary>
-    public PretrainInputs Upload(TokenBatch batch, long step, PretrainInputs? into = null)
+    public PretrainInputs Upload(TokenBatch batch, long step, PretrainInputs? into = null) => Upload(Mask(batch, step), into);
+
+    /// <summary>
+    /// Step <paramref name="step"/>'s masking of <paramref name="batch"/>: a function of the two and the options
+    /// only, touching no state of the model, so a worker thread can mask step t + 1 while step t runs.
+    /// </summary>
+    public MaskedBatch Mask(TokenBatch batch, long step)
     {
         int b = batch.Batch, t = batch.Seq, n = b * t;
         if (batch.Ids.Length != n) throw new ArgumentException($"batch holds {batch.Ids.Length} ids, expected B·T = {n}");
-        Rng.SeekStep(step);
-        ulong maskOffset = Rng.Next();
+        // Masking takes the step's first random offset (Forward skips it): Rng.SeekStep(step) then Next().
+        ulong maskOffset = checked((ulong)step * RandomStream.OffsetsPerStep);
         int maxPredictions = Options.MaxPredictions ?? Masking.DefaultMaxPredictions(t);
         bool mlm = Options.Objective == Objective.Mlm;
         var plan = Masking.Choose(batch.Ids, batch.AttentionMask, b, t, Options.Special, maxPredictions, Options.Seed, maskOffset,
             Options.MaskProb, mlm ? 0.8f : 0.85f, mlm ? 0.1f : 0f, DiscriminatorConfig.VocabSize);
-        int m = plan.Positions.Length;
-        if (m == 0) throw new InvalidOperationException("the batch has no maskable tokens (only [CLS]/[SEP]/[PAD])");
+        if (plan.Positions.Length == 0) throw new InvalidOperationException("the batch has no maskable tokens (only [CLS]/[SEP]/[PAD])");
         var weights = mlm ? null : batch.AttentionMask.Select(x => x != 0 ? 1f : 0f).ToArray();
+        return new MaskedBatch(batch, step, plan, weights);
+    }
+
+    /// <summary>Uploads a masked batch (see <see cref="Upload(TokenBatch, long, PretrainInputs?)"/>).</summary>
+    public PretrainInputs Upload(MaskedBatch masked, PretrainInputs? into = null)
+    {
+        var (batch, step, plan, weights) = masked;
+        int b = batch.Batch, t = batch.Seq, n = b * t, m = plan.Positions.Length;
+        bool mlm = weights is null;
         if (into is null)
             return new PretrainInputs(
                 Tensor.FromArray(plan.InputIds, [b, t], Device), Tensor.FromArray(batch.TypeIds, [b, t], Device),

@@ -38,6 +38,10 @@ public sealed class PretrainRunner : IDisposable
     private readonly List<string> _notices = [];
     private readonly string _dataFingerprint = "";
     private long _step;
+    // Where the data stands after the last batch a step consumed: the sampler itself may be a batch ahead of it.
+    private BatchCursor _consumed;
+    // The next step's batch, drawn and masked on a worker while this step's device work is queued.
+    private Task<(MaskedBatch Masked, BatchCursor After)>? _ahead;
 
     public PretrainRunner(PretrainSettings settings, ElectraConfig discriminator, ElectraConfig? generator, Device device,
         SpecialTokens special, string? resumeFrom = null)
@@ -116,6 +120,7 @@ public sealed class PretrainRunner : IDisposable
                     throw new InvalidDataException($"{ResumedFrom}: data position {cursor.Position} is beyond the {_data.Count} examples of {settings.DataDir}");
             }
             _sampler = new BatchSampler(_data, settings.Batch, settings.Seed, cursor);
+            _consumed = cursor;
 
             var sourceRun = ResumedFrom is null ? null : PretrainCheckpoint.RunDirOf(ResumedFrom);
             bool continuing = sourceRun is not null && SamePath(sourceRun, settings.OutDir);
@@ -177,15 +182,17 @@ public sealed class PretrainRunner : IDisposable
             long step = _step;
             bool last = step + 1 == end;
             bool logNow = step % Settings.LogEvery == 0 || last || (step + 1) % Settings.SaveEvery == 0;
-            var batch = _sampler.Next();
-            var tokens = new TokenBatch(Slice(batch.InputIds), Slice(batch.TokenTypeIds), Slice(batch.AttentionMask), batch.B, Settings.Seq);
+            var (masked, after) = Prepared(step);
+            if (!last) _ahead = Task.Run(() => Prepare(step + 1));
             float lr = LrSchedule.Electra(Settings.Lr, step, Settings.Warmup, total);
             PretrainMetrics? metrics;
             float gradNorm = float.NaN;
             using (new TensorScope())
             using (Autocast.For(Precision))
             {
-                var (loss, m) = Model.Forward(tokens, step, logNow);
+                var inputs = Model.Upload(masked);
+                Model.PhaseEnded?.Invoke(PretrainPhases.MaskingUpload);
+                var (loss, m) = Model.Forward(inputs, step, logNow);
                 metrics = m;
                 if (metrics is not null && !float.IsFinite(metrics.Loss))
                     return Diverged(step, metrics.Loss);
@@ -196,6 +203,7 @@ public sealed class PretrainRunner : IDisposable
                 Model.ZeroGrad();
             }
             _step = step + 1;
+            _consumed = after;
 
             double seconds = clock.Elapsed.TotalSeconds;
             double tokensPerSecond = (_step - startStep) * tokensPerStep / Math.Max(seconds, 1e-9);
@@ -215,6 +223,28 @@ public sealed class PretrainRunner : IDisposable
             }
         }
         return RunOutcome.Completed;
+    }
+
+    /// <summary>Step <paramref name="step"/>'s batch, masked (the worker's if there is one) and the data cursor after it.</summary>
+    private (MaskedBatch Masked, BatchCursor After) Prepared(long step)
+    {
+        var ahead = _ahead;
+        _ahead = null;
+        if (ahead is null) return Prepare(step);
+        var (masked, after) = ahead.GetAwaiter().GetResult();
+        // The worker's batch is the next one whatever step it was masked for.
+        return (masked.Step == step ? masked : Model.Mask(masked.Batch, step), after);
+    }
+
+    /// <summary>
+    /// Draws the next batch and masks it for <paramref name="step"/>. Masking is a function of the batch and the step
+    /// alone, so doing it on a worker changes no number; the sampler is only ever used by one thread at a time.
+    /// </summary>
+    private (MaskedBatch Masked, BatchCursor After) Prepare(long step)
+    {
+        var batch = _sampler.Next();
+        var tokens = new TokenBatch(Slice(batch.InputIds), Slice(batch.TokenTypeIds), Slice(batch.AttentionMask), batch.B, Settings.Seq);
+        return (Model.Mask(tokens, step), batch.Next);
 
         int[] Slice(int[] a) => a.Length == Settings.Batch * Settings.Seq ? a : Crop(a);
     }
@@ -251,8 +281,8 @@ public sealed class PretrainRunner : IDisposable
         {
             Step = _step,
             OptimizerSteps = _optimizer.StepCount,
-            DataEpoch = _sampler.Cursor.Epoch,
-            DataPosition = _sampler.Cursor.Position,
+            DataEpoch = _consumed.Epoch,
+            DataPosition = _consumed.Position,
             Settings = Settings,
             VocabHash = _data.VocabHash,
             DataFingerprint = _dataFingerprint,
@@ -279,6 +309,8 @@ public sealed class PretrainRunner : IDisposable
 
     public void Dispose()
     {
+        // A batch being drawn still reads the shards: let it finish (its failure, if any, no longer matters).
+        try { _ahead?.Wait(); } catch (AggregateException) { }
         _log?.Dispose();
         _optimizer?.Dispose();
         Model?.Dispose();

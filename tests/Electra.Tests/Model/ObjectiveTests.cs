@@ -53,6 +53,29 @@ public class ObjectiveTests
     }
 
     [Test]
+    public void MaskingAheadOfTheStepIsTheMaskingOfTheStep()
+    {
+        // Mask(batch, step) runs on a worker thread in the pretraining loop: it must be the masking Upload does for
+        // that step and leave the model's random stream (dropout's offsets) where it was.
+        var config = PretrainerLearningTests.MicroConfig;
+        using var model = new Pretrainer(config, null, new PretrainOptions { Seed = 3, Special = PretrainerLearningTests.Special }, Device.Cpu, initSeed: 1);
+        var batch = PretrainerLearningTests.SyntheticBatch(new Random(4), 4, 20);
+        model.Rng.Seek(12345);
+        var ahead = model.Mask(batch, 7);
+        Assert.That(model.Rng.Offset, Is.EqualTo(12345UL), "masking ahead draws nothing from the model's stream");
+        var plan = Masking.Choose(batch.Ids, batch.AttentionMask, 4, 20, PretrainerLearningTests.Special, Masking.DefaultMaxPredictions(20),
+            3, 7 * RandomStream.OffsetsPerStep, vocabSize: config.VocabSize);
+        Assert.That(ahead.Plan.Positions, Is.EqualTo(plan.Positions));
+        Assert.That(ahead.Plan.InputIds, Is.EqualTo(plan.InputIds));
+        Assert.That(model.Mask(batch, 8).Plan.Positions, Is.Not.EqualTo(plan.Positions), "another step, another draw");
+
+        using var scope = new TensorScope();
+        using var noGrad = Electra.Autograd.GradMode.NoGrad();
+        var fromAhead = model.Forward(model.Upload(ahead), 7, false).Loss.Item();
+        Assert.That(fromAhead, Is.EqualTo(model.Forward(batch, 7, false).Loss.Item()), "the step's loss either way");
+    }
+
+    [Test]
     public void MlmObjectiveTrainsADiscriminatorSizedMaskedLm()
     {
         var config = PretrainerLearningTests.MicroConfig;

@@ -119,6 +119,24 @@ public class PretrainRunnerTests
     }
 
     [Test]
+    public void ACancelledRunResumesOnTheBatchItsWorkerHadAlreadyDrawn()
+    {
+        // Step t + 1's batch is drawn and masked on a worker during step t: the checkpoint of a run cancelled after
+        // step 2 must point at that batch, not past it, so the resumed run trains on exactly the straight run's data.
+        using (var straight = Runner(Settings("cancel-straight")))
+            Assert.That(straight.Run(), Is.EqualTo(RunOutcome.Completed));
+        var s = Settings("cancel-resume", saveEvery: 1000);
+        using (var cancel = new CancellationTokenSource())
+        using (var first = Runner(s))
+            Assert.That(first.Run(r => { if (r.Step == 2) cancel.Cancel(); }, cancel.Token), Is.EqualTo(RunOutcome.Interrupted));
+        var state = PretrainCheckpoint.ReadState(Path.Combine(s.OutDir, "checkpoint"));
+        Assert.That((state.Step, state.DataPosition), Is.EqualTo((3L, 3 * s.Batch)), "three batches consumed, the fourth only drawn");
+        using (var second = Runner(s, resume: Path.Combine(s.OutDir, "checkpoint")))
+            Assert.That(second.Run(), Is.EqualTo(RunOutcome.Completed));
+        Assert.That(Metrics(Path.Combine(s.OutDir, "metrics.jsonl")), Is.EqualTo(Metrics(Path.Combine(_dir, "cancel-straight", "metrics.jsonl"))));
+    }
+
+    [Test]
     public void DivergenceStopsAndKeepsTheLastGoodCheckpoint()
     {
         // An absurd learning rate (the CLI refuses it; the runner trains whatever is finite): step 0 runs at lr 0
