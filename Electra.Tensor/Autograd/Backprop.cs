@@ -14,17 +14,19 @@ internal static class Backprop
         if (seed is not null && seed.Shape != root.Shape)
             throw new ArgumentException($"Backward: seed shape {seed.Shape} does not match tensor shape {root.Shape}");
 
-        var rootGrad = seed is null ? Tensor.Ones(root.Shape, root.DType, root.Device) : Ops.Copy(seed);
         var refs = new GradientRefs();
-        refs.Retain(rootGrad);
+        // A scalar loss starts from the host 1, which no launch has to make (Gradient).
+        Gradient rootGrad = seed is null ? Gradient.Host(1f) : Ops.Copy(seed);
+        if (rootGrad.Tensor is { } seedCopy) refs.Retain(seedCopy);
+        rootGrad = Placed(rootGrad, root, refs);
         if (root.IsLeaf)
         {
-            Accumulate(root, rootGrad, refs);
+            Accumulate(root, rootGrad.Tensor!, refs);
             return;
         }
 
         var order = TopologicalOrder(root.GradFn!);
-        var pending = new Dictionary<Node, Tensor>(ReferenceEqualityComparer.Instance) { [root.GradFn!] = rootGrad };
+        var pending = new Dictionary<Node, Gradient>(ReferenceEqualityComparer.Instance) { [root.GradFn!] = rootGrad };
         using var noGrad = GradMode.NoGrad();
         var observer = BackwardObserver.Current;
         foreach (var node in order)
@@ -32,17 +34,23 @@ internal static class Backprop
             if (!pending.Remove(node, out var g)) { node.Release(); continue; }
             var inputs = node.Inputs;
             var offered = Offers(inputs, pending, refs);
-            Tensor?[] grads;
+            Gradient[] grads;
             using (GradAccumulation.Offer(inputs, offered)) grads = node.RunBackward(g);
             var dropped = new List<Tensor>();
             // Every use of a gradient holds a reference, so one tensor may flow to several inputs (LayerNorm's x and
             // residual; an op passing its incoming gradient through) without a copy.
             for (int i = 0; i < inputs.Length; i++)
             {
-                if (grads[i] is not { } dIn) continue;
+                if (grads[i].IsNone) continue;
+                if (!inputs[i].RequiresGrad)
+                {
+                    if (grads[i].Tensor is { } unused) dropped.Add(unused);
+                    grads[i] = default;
+                    continue;
+                }
+                if (grads[i].Tensor is not { } dIn) { grads[i] = Placed(grads[i], inputs[i], refs); continue; }
                 // Added into the pending gradient, which keeps its one reference in pending.
-                if (offered[i] is { } target && ReferenceEquals(dIn, target)) { grads[i] = null; continue; }
-                if (!inputs[i].RequiresGrad) { dropped.Add(dIn); grads[i] = null; continue; }
+                if (offered[i] is { } target && ReferenceEquals(dIn, target)) { grads[i] = default; continue; }
                 if (dIn.Shape != inputs[i].Shape)
                     throw new InvalidOperationException($"{node.Name}: gradient {dIn.Shape} for input {i} does not match its shape {inputs[i].Shape}");
                 // A gradient has its tensor's dtype: F32 for parameters (master weights), BF16 for bf16 activations.
@@ -50,43 +58,70 @@ internal static class Backprop
                     throw new InvalidOperationException($"{node.Name}: gradient {dIn.DType.Name()} for input {i} does not match its dtype {inputs[i].DType.Name()}");
                 refs.Retain(dIn);
             }
-            refs.Release(g);
+            if (g.Tensor is { } gTensor) refs.Release(gTensor);
             refs.DisposeUnused(dropped);
+            // Released first, so a gradient that views a buffer the node saved (BCE's) is that memory's sole owner.
+            node.Release();
             for (int i = 0; i < inputs.Length; i++)
             {
-                if (grads[i] is not { } dIn) continue;
+                if (grads[i].IsNone) continue;
                 if (inputs[i].GradFn is { } producer)
                 {
-                    if (pending.TryGetValue(producer, out var acc)) pending[producer] = Sum(acc, dIn, refs);
-                    else pending[producer] = dIn;
+                    if (pending.TryGetValue(producer, out var acc)) pending[producer] = Sum(acc, grads[i], inputs[i], refs);
+                    else pending[producer] = grads[i];
                 }
                 else
                 {
-                    Accumulate(inputs[i], dIn, refs);
+                    Accumulate(inputs[i], grads[i].Tensor!, refs);
                 }
             }
-            node.Release();
             observer?.Invoke(node.Name);
         }
         root.GradFn = null;
     }
 
     /// <summary>
+    /// A host number stays one only on its way to a backward that reads it as one, and only for F32, whose host
+    /// arithmetic is the device's; for a leaf, a BF16 tensor or any other producer it becomes a filled tensor here.
+    /// </summary>
+    private static Gradient Placed(Gradient g, Tensor input, GradientRefs refs)
+    {
+        if (g.HostValue is not float c || input is { DType: DType.F32, GradFn.TakesHostGradients: true }) return g;
+        return Filled(g, input, refs);
+    }
+
+    /// <summary>
     /// For each input, the gradient already pending for its producer when nothing else holds it, which the node's
     /// backward may add into (<see cref="GradAccumulation"/>); null where there is none or the input occurs twice.
     /// </summary>
-    private static Tensor?[] Offers(Tensor[] inputs, Dictionary<Node, Tensor> pending, GradientRefs refs)
+    private static Tensor?[] Offers(Tensor[] inputs, Dictionary<Node, Gradient> pending, GradientRefs refs)
     {
         var offered = new Tensor?[inputs.Length];
         for (int i = 0; i < inputs.Length; i++)
         {
             var input = inputs[i];
-            if (!input.RequiresGrad || input.GradFn is not { } producer || !pending.TryGetValue(producer, out var acc)) continue;
+            if (!input.RequiresGrad || input.GradFn is not { } producer || !pending.TryGetValue(producer, out var pendingGrad)) continue;
+            if (pendingGrad.Tensor is not { } acc) continue;
             if (!refs.IsSoleUse(acc) || acc.Shape != input.Shape || acc.DType != input.DType) continue;
             if (inputs.Count(t => ReferenceEquals(t, input)) > 1) continue;
             offered[i] = acc;
         }
         return offered;
+    }
+
+    /// <summary>acc + dIn for <paramref name="input"/>: on the host while both are host numbers, else as tensors.</summary>
+    private static Gradient Sum(Gradient acc, Gradient dIn, Tensor input, GradientRefs refs)
+    {
+        if (acc.HostValue is float a && dIn.HostValue is float b) return Gradient.Host(a + b);
+        return Sum(Filled(acc, input, refs), Filled(dIn, input, refs), refs);
+    }
+
+    private static Tensor Filled(Gradient g, Tensor input, GradientRefs refs)
+    {
+        if (g.Tensor is { } t) return t;
+        var filled = Tensor.Full(input.Shape, g.HostValue!.Value, input.DType, input.Device);
+        refs.Retain(filled);
+        return filled;
     }
 
     /// <summary>acc + dIn, in place when no other use holds acc; both references are given up, the sum's is returned.</summary>

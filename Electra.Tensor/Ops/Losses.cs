@@ -40,10 +40,11 @@ public static partial class Ops
         losses.Dispose();
         if (record)
         {
-            // dLogits holds ∂loss/∂logits for a unit upstream gradient.
-            Node.Record("SoftmaxCrossEntropy", loss, [logits], g =>
+            // dLogits holds ∂loss/∂logits for a unit upstream gradient: a host 1 (the loss's own seed, or its share
+            // of a sum of losses) leaves it as it is.
+            Node.RecordTakingHostGradients("SoftmaxCrossEntropy", loss, [logits], g =>
             {
-                logits.Backend.ScaleByScalar(dLogits!, g, 1f, dLogits!);
+                ApplyUpstream(dLogits!, g);
                 return [dLogits];
             });
         }
@@ -65,12 +66,13 @@ public static partial class Ops
         int n = checked((int)logits.Count);
         float scale = 1f / weightSum;
         var losses = Tensor.Empty(new Shape(n), DType.F32, logits.Device);
-        var dLogits = Tensor.Empty(new Shape(n), DType.F32, logits.Device);
+        var dLogits = Like(logits);
         using (var x = logits.View(n))
         using (var y = labels.View(n))
         using (var w = weights.View(n))
+        using (var d = dLogits.View(n))
         {
-            logits.Backend.BceWithLogits(x, y, w, losses, dLogits, scale);
+            logits.Backend.BceWithLogits(x, y, w, losses, d, scale);
         }
         var loss = Like(logits, new Shape());
         logits.Backend.Sum(losses, loss, scale);
@@ -80,13 +82,28 @@ public static partial class Ops
             dLogits.Dispose();
             return loss;
         }
-        Node.Record("BceWithLogits", loss, [logits], g =>
+        // Scaled in place and handed on as a view, which keeps the memory when the node releases what it saved.
+        Node.RecordTakingHostGradients("BceWithLogits", loss, [logits], g =>
         {
-            var d = Like(logits);
-            using var d1 = d.View(n);
-            logits.Backend.ScaleByScalar(dLogits, g, 1f, d1);
-            return [d];
+            ApplyUpstream(dLogits, g);
+            return [dLogits.View(logits.Shape.ToArray())];
         }, dLogits);
         return loss;
+    }
+
+    /// <summary>
+    /// Multiplies a loss's gradient for a unit upstream by the upstream g, in place: nothing to do when g is the
+    /// host 1, one launch with g as its argument when g is another host number, g read on the device otherwise.
+    /// </summary>
+    private static void ApplyUpstream(Tensor dLogits, Gradient g)
+    {
+        if (g.HostValue is float c)
+        {
+            if (c != 1f) dLogits.Backend.Scale(dLogits, c, dLogits);
+        }
+        else
+        {
+            dLogits.Backend.ScaleByScalar(dLogits, g.Tensor!, 1f, dLogits);
+        }
     }
 }

@@ -30,21 +30,22 @@ public static partial class Ops
             diff.Dispose();
             return loss;
         }
-        Node.Record("MeanSquaredError", loss, [prediction, target], g =>
+        Node.RecordTakingHostGradients("MeanSquaredError", loss, [prediction, target], g =>
         {
             Tensor? dPrediction = null, dTarget = null;
-            if (prediction.RequiresGrad)
-            {
-                dPrediction = Like(prediction);
-                prediction.Backend.ScaleByScalar(diff, g, 2f / n, dPrediction);
-            }
-            if (target.RequiresGrad)
-            {
-                dTarget = Like(target);
-                prediction.Backend.ScaleByScalar(diff, g, -2f / n, dTarget);
-            }
+            if (prediction.RequiresGrad) dPrediction = ScaledDifference(diff, g, 2f / n, prediction);
+            if (target.RequiresGrad) dTarget = ScaledDifference(diff, g, -2f / n, target);
             return [dPrediction, dTarget];
         }, diff);
         return loss;
+    }
+
+    /// <summary>α·g·diff in <paramref name="like"/>'s shape, a host g folded into α.</summary>
+    private static Tensor ScaledDifference(Tensor diff, Gradient g, float alpha, Tensor like)
+    {
+        var d = Like(like);
+        if (g.HostValue is float c) diff.Backend.Scale(diff, alpha * c, d);
+        else diff.Backend.ScaleByScalar(diff, g.Tensor!, alpha, d);
+        return d;
     }
 }

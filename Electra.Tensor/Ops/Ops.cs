@@ -77,7 +77,7 @@ public static partial class Ops
         if (a.Shape != b.Shape) throw new ArgumentException($"Add: shapes {a.Shape} and {b.Shape} differ");
         var y = Like(a);
         a.Backend.Add(a, b, y, alpha, beta);
-        Node.Record("Add", y, [a, b], g => [a.RequiresGrad ? ScaledGrad(g, alpha) : null, b.RequiresGrad ? ScaledGrad(g, beta) : null]);
+        Node.RecordTakingHostGradients("Add", y, [a, b], g => [a.RequiresGrad ? ScaledGrad(g, alpha) : default, b.RequiresGrad ? ScaledGrad(g, beta) : default]);
         return y;
     }
 
@@ -85,12 +85,16 @@ public static partial class Ops
     {
         Activations("Scale", x);
         var y = Scaled(x, alpha);
-        Node.Record("Scale", y, [x], g => [Scaled(g, alpha)]);
+        Node.RecordTakingHostGradients("Scale", y, [x], g => [ScaledGrad(g, alpha)]);
         return y;
     }
 
-    /// <summary>α·g, or g itself when α = 1: the engine shares a gradient between uses without copying it.</summary>
-    private static Tensor ScaledGrad(Tensor g, float alpha) => alpha == 1f ? g : Scaled(g, alpha);
+    /// <summary>
+    /// α·g: a host number stays one (no launch); a tensor is g itself when α = 1, as the engine shares a gradient
+    /// between uses without copying it.
+    /// </summary>
+    private static Gradient ScaledGrad(Gradient g, float alpha) =>
+        g.HostValue is float c ? Gradient.Host(alpha * c) : alpha == 1f ? g : Scaled(g.Tensor!, alpha);
 
     private static Tensor Scaled(Tensor x, float alpha)
     {
@@ -105,11 +109,12 @@ public static partial class Ops
         F32("Sum", x);
         var y = Like(x, new Shape());
         x.Backend.Sum(x, y, scale);
-        Node.Record("Sum", y, [x], g =>
+        Node.RecordTakingHostGradients("Sum", y, [x], g =>
         {
+            if (g.HostValue is float c) return [Gradient.Host(scale * c)];
             var dX = Like(x);
             x.Backend.Fill(dX, scale);
-            x.Backend.ScaleByScalar(dX, g, 1f, dX);
+            x.Backend.ScaleByScalar(dX, g.Tensor!, 1f, dX);
             return [dX];
         });
         return y;

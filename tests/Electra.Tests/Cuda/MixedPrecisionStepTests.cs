@@ -149,5 +149,9 @@ public class MixedPrecisionStepTests
         Assert.That(launches.GetValueOrDefault("f32_to_bf16"), Is.EqualTo(1));
         Assert.That(launches.GetValueOrDefault("adamw_step"), Is.EqualTo(1), "one AdamW launch updates masters and copies");
         Assert.That(launches.GetValueOrDefault("softmax_cross_entropy_bf16"), Is.EqualTo(1), "the generator head's bf16 logits");
+        // Backward starts from the host 1 and Add hands the losses 1 and 50 as host numbers: the CE gradient is used
+        // as its kernel wrote it, the BCE's is scaled by 50 in its one launch, and nothing reads a device scalar.
+        Assert.That(launches.GetValueOrDefault("scale_by_scalar_bf16") + launches.GetValueOrDefault("scale_by_scalar"), Is.Zero);
+        Assert.That(launches.GetValueOrDefault("scale"), Is.EqualTo(1), "the BCE gradient times 50");
     }
 }
