@@ -89,16 +89,24 @@ public sealed unsafe partial class CudaBackend
         K(Reduce, "argmax_rows" + type).Launch(((uint)rows, 1, 1), (Threads, 1, 1), 0, x, cols, dst);
     }
 
-    public void Sum(Tensor x, Tensor dst, float scale)
+    public void Sum(Tensor x, Tensor dst, float scale, Tensor? scaleBy = null)
     {
-        Own("Sum", x, dst);
+        Own("Sum", x, dst, scaleBy);
         F32("Sum", x, dst);
+        Scalar("Sum", scaleBy);
         if (dst.Count != 1) throw new ArgumentException($"Sum: dst must have one element, got {dst.Shape}");
         // A fixed grid for a given size: the same partition, hence the same bits, every run.
         int blocks = (int)Math.Clamp((x.Count + Threads * 8 - 1) / (Threads * 8), 1, 1024);
         using var partials = Scratch(blocks);
         K(Reduce, "sum_partial").Launch(((uint)blocks, 1, 1), (Threads, 1, 1), 0, x, x.Count, partials);
-        K(Reduce, "sum_finish").Launch((1, 1, 1), (Threads, 1, 1), 0, partials, blocks, dst, scale);
+        K(Reduce, "sum_finish").Launch((1, 1, 1), (Threads, 1, 1), 0, partials, blocks, dst, scale, scaleBy);
+    }
+
+    /// <summary>A scale read on the device: one F32 element, or none.</summary>
+    private static void Scalar(string op, Tensor? scaleBy)
+    {
+        if (scaleBy is not null && (scaleBy.DType != DType.F32 || scaleBy.Count != 1))
+            throw new ArgumentException($"{op}: scaleBy must be one f32 element, got {scaleBy.Shape} {scaleBy.DType.Name()}");
     }
 
     public void AddBias(Tensor x, Tensor bias, Tensor y)
@@ -173,16 +181,6 @@ public sealed unsafe partial class CudaBackend
     {
         SameCount(op, x, y);
         if (bias.Count != x.Shape.Last) throw new ArgumentException($"{op}: bias {bias.Shape} does not match the last axis of {x.Shape}");
-    }
-
-    public void BceWithLogits(Tensor logits, Tensor labels, Tensor weights, Tensor losses, Tensor dLogits, float gradScale)
-    {
-        Own("BceWithLogits", logits, labels, weights, losses, dLogits);
-        F32("BceWithLogits", logits, labels, weights, losses, dLogits);
-        long n = logits.Count;
-        if (labels.Count != n || weights.Count != n || losses.Count != n || dLogits.Count != n)
-            throw new ArgumentException($"BceWithLogits: labels, weights, losses and dLogits need {n} elements");
-        K("bce.cu", "bce_with_logits").Launch1D(n, Threads, logits, labels, weights, losses, dLogits, gradScale, n);
     }
 
     public void Dropout(Tensor x, float p, ulong seed, ulong offset, Tensor y)

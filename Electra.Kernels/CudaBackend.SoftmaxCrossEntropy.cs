@@ -7,9 +7,9 @@ public sealed partial class CudaBackend
     private const string SoftmaxCrossEntropySource = "softmax_cross_entropy.cu";
 
     public void SoftmaxCrossEntropy(Tensor logits, Tensor targets, int ignoreIndex, Tensor losses, Tensor? dLogits, float gradScale,
-        Tensor? samples, float temperature, ulong seed, ulong offset)
+        Tensor? samples, float temperature, ulong seed, ulong offset, Tensor? validRows = null, Tensor? scaleBy = null)
     {
-        Own("SoftmaxCrossEntropy", logits, targets, losses, dLogits, samples);
+        Own("SoftmaxCrossEntropy", logits, targets, losses, dLogits, samples, validRows, scaleBy);
         var (m, v, suffix) = LogitRows("SoftmaxCrossEntropy", logits);
         if (targets.DType != DType.I32 || targets.Count != m)
             throw new ArgumentException($"SoftmaxCrossEntropy: targets must be [{m}] i32, got {targets.Shape} {targets.DType.Name()}");
@@ -18,8 +18,12 @@ public sealed partial class CudaBackend
         if (dLogits is not null && (dLogits.DType != logits.DType || dLogits.Count != logits.Count || dLogits.Pointer % 16 != 0))
             throw new ArgumentException($"SoftmaxCrossEntropy: dLogits {dLogits.Shape} {dLogits.DType.Name()} must match logits {logits.Shape} {logits.DType.Name()} (16-byte aligned)");
         if (samples is not null) SampleChecks("SoftmaxCrossEntropy", samples, m, temperature);
+        if (validRows is not null && (validRows.DType != DType.I32 || validRows.Count != 1))
+            throw new ArgumentException($"SoftmaxCrossEntropy: validRows must be one i32 element, got {validRows.Shape} {validRows.DType.Name()}");
+        Scalar("SoftmaxCrossEntropy", scaleBy);
         K(SoftmaxCrossEntropySource, $"softmax_cross_entropy_{suffix}").Launch(((uint)m, 1, 1), (512, 1, 1), 0,
-            logits, targets, ignoreIndex, losses, dLogits, gradScale, samples, samples is null ? 1f : 1f / temperature, seed, offset, RngBase, v, ErrorsPointer);
+            logits, targets, ignoreIndex, losses, dLogits, gradScale, samples, samples is null ? 1f : 1f / temperature, seed, offset, RngBase, v, ErrorsPointer,
+            validRows, scaleBy);
     }
 
     /// <summary>Rows and columns of a logits matrix, and the kernel suffix of its dtype; checks the alignment the 16-byte loads need.</summary>

@@ -20,10 +20,11 @@ public sealed record TokenBatch(int[] Ids, int[] TypeIds, int[] AttentionMask, i
 }
 
 /// <summary>
-/// A batch masked for one step on the host (<see cref="Pretrainer.Mask"/>): the plan, and for replaced-token detection
-/// the loss weights (1 on real tokens). Ready to upload.
+/// A batch masked for one step on the host (<see cref="Pretrainer.Mask"/>): the plan; the selection as uploaded
+/// (<see cref="Positions"/>, <see cref="Targets"/>: the plan's, padded to a fixed length for a fixed-shape step);
+/// and for replaced-token detection the loss weights (1 on real tokens). Ready to upload.
 /// </summary>
-public sealed record MaskedBatch(TokenBatch Batch, long Step, MaskPlan Plan, float[]? Weights);
+public sealed record MaskedBatch(TokenBatch Batch, long Step, MaskPlan Plan, int[] Positions, int[] Targets, float[]? Weights);
 
 /// <summary>The knobs of the objective; defaults are the paper's.</summary>
 public sealed record PretrainOptions
@@ -97,6 +98,16 @@ public sealed class Pretrainer : Module
     public Action<string>? PhaseEnded { get; set; }
 
     /// <summary>
+    /// Gives every step the same shapes, so that one captured CUDA graph can replay them all: the masked selection
+    /// is padded to B·maxPredictions rows (padding rows select a position no row masked, with its own token as the
+    /// target; the losses skip them and their "sample" leaves that token as it was), and the counts the losses
+    /// divide by (masked rows, real tokens) are uploaded with the batch instead of being launch arguments. Real rows
+    /// keep their indices, so masks, Gumbel draws and labels are those of the unpadded step; the losses agree to the
+    /// rounding of their sums. Off by default (the CPU has nothing to replay).
+    /// </summary>
+    public bool StaticShapes { get; set; }
+
+    /// <summary>
     /// Runs the objective on one batch at training step <paramref name="step"/> (which seeds masking, sampling and
     /// dropout). Returns the scalar loss to back-propagate and, when asked, the step's metrics.
     /// </summary>
@@ -130,33 +141,67 @@ public sealed class Pretrainer : Module
             Options.MaskProb, mlm ? 0.8f : 0.85f, mlm ? 0.1f : 0f, DiscriminatorConfig.VocabSize);
         if (plan.Positions.Length == 0) throw new InvalidOperationException("the batch has no maskable tokens (only [CLS]/[SEP]/[PAD])");
         var weights = mlm ? null : batch.AttentionMask.Select(x => x != 0 ? 1f : 0f).ToArray();
-        return new MaskedBatch(batch, step, plan, weights);
+        var (positions, targets) = StaticShapes ? PadSelection(plan, batch.Ids, b * maxPredictions) : (plan.Positions, plan.Originals);
+        return new MaskedBatch(batch, step, plan, positions, targets, weights);
+    }
+
+    /// <summary>
+    /// The plan's positions and targets padded to <paramref name="rows"/> with the first position the plan did not
+    /// mask (and its original token as the target), so scattering a padding row's "sample" changes nothing.
+    /// </summary>
+    private static (int[] Positions, int[] Targets) PadSelection(MaskPlan plan, int[] ids, int rows)
+    {
+        int m = plan.Positions.Length;
+        if (m > rows) throw new InvalidOperationException($"masking chose {m} positions, more than the fixed {rows} rows");
+        if (m == rows) return (plan.Positions, plan.Originals);
+        int pad = 0;
+        foreach (int p in plan.Positions) // ascending: the first gap is the first unmasked position
+        {
+            if (p != pad) break;
+            pad++;
+        }
+        var positions = new int[rows];
+        var targets = new int[rows];
+        plan.Positions.CopyTo(positions, 0);
+        plan.Originals.CopyTo(targets, 0);
+        Array.Fill(positions, pad, m, rows - m);
+        Array.Fill(targets, ids[pad], m, rows - m);
+        return (positions, targets);
     }
 
     /// <summary>Uploads a masked batch (see <see cref="Upload(TokenBatch, long, PretrainInputs?)"/>).</summary>
     public PretrainInputs Upload(MaskedBatch masked, PretrainInputs? into = null)
     {
-        var (batch, step, plan, weights) = masked;
-        int b = batch.Batch, t = batch.Seq, n = b * t, m = plan.Positions.Length;
-        bool mlm = weights is null;
+        var (batch, step, plan, positions, targets, weights) = masked;
+        int b = batch.Batch, t = batch.Seq, n = b * t, rows = positions.Length, real = batch.RealTokens;
+        bool mlm = weights is null, fixedShapes = positions.Length != plan.Positions.Length || StaticShapes;
+        // A fixed-shape step divides by counts it reads on the device: 1/masked rows for the MLM loss, 1/real tokens for the BCE.
+        int[] maskedCount = [plan.Positions.Length];
+        float[] inverses = [1f / plan.Positions.Length, 1f / real];
         if (into is null)
             return new PretrainInputs(
                 Tensor.FromArray(plan.InputIds, [b, t], Device), Tensor.FromArray(batch.TypeIds, [b, t], Device),
-                Tensor.FromArray(batch.AttentionMask, [b, t], Device), Tensor.FromArray(plan.Positions, [m], Device),
-                Tensor.FromArray(plan.Originals, [m], Device),
+                Tensor.FromArray(batch.AttentionMask, [b, t], Device), Tensor.FromArray(positions, [rows], Device),
+                Tensor.FromArray(targets, [rows], Device),
                 mlm ? null : Tensor.FromArray(batch.Ids, [n], Device), mlm ? null : Tensor.FromArray(weights!, [n], Device),
-                plan.Originals, batch.AttentionMask, batch.RealTokens, b, t);
-        if (into.Batch != b || into.Seq != t || into.Masked != m || into.RealTokens != batch.RealTokens)
+                plan.Originals, batch.AttentionMask, real, b, t,
+                fixedShapes ? new Ops.DeviceCount(Tensor.FromArray(maskedCount, [1], Device), Tensor.FromArray(inverses[..1], [1], Device)) : null,
+                fixedShapes && !mlm ? Tensor.FromArray(inverses[1..], [1], Device) : null);
+        bool fits = into.Batch == b && into.Seq == t && into.Masked == rows && into.FixedShapes == fixedShapes && (fixedShapes || into.RealTokens == real);
+        if (!fits)
             throw new ArgumentException(
-                $"step {step}: a batch of [{b}, {t}] with {m} masked and {batch.RealTokens} real tokens does not fit inputs of [{into.Batch}, {into.Seq}] with {into.Masked} and {into.RealTokens} (a captured step's shapes are fixed)");
+                $"step {step}: a batch of [{b}, {t}] with {rows} masked rows and {real} real tokens does not fit inputs of [{into.Batch}, {into.Seq}] with {into.Masked} and {into.RealTokens} (a captured step's shapes are fixed{(into.FixedShapes ? "" : "; Pretrainer.StaticShapes pads every step to the same shapes")})");
         into.Ids.CopyFrom(plan.InputIds);
         into.Types.CopyFrom(batch.TypeIds);
         into.Mask.CopyFrom(batch.AttentionMask);
-        into.Positions.CopyFrom(plan.Positions);
-        into.Targets.CopyFrom(plan.Originals);
+        into.Positions.CopyFrom(positions);
+        into.Targets.CopyFrom(targets);
         into.Original?.CopyFrom(batch.Ids);
         into.Weights?.CopyFrom(weights!);
-        into.Refresh(plan.Originals, batch.AttentionMask);
+        into.RealRows?.Count.CopyFrom<int>(maskedCount);
+        into.RealRows?.Reciprocal.CopyFrom<float>(inverses.AsSpan(0, 1));
+        into.InverseRealTokens?.CopyFrom<float>(inverses.AsSpan(1, 1));
+        into.Refresh(plan.Originals, batch.AttentionMask, real);
         return into;
     }
 
@@ -167,7 +212,7 @@ public sealed class Pretrainer : Module
     /// </summary>
     public (Tensor Loss, PretrainMetrics? Metrics) Forward(PretrainInputs inputs, long rngStep, bool computeMetrics)
     {
-        int b = inputs.Batch, t = inputs.Seq, n = b * t, m = inputs.Masked;
+        int b = inputs.Batch, t = inputs.Seq, n = b * t, m = inputs.MaskedRows;
         Rng.SeekStep(rngStep);
         _ = Rng.Next(); // masking's offset, drawn by Upload
         ulong gumbelOffset = Rng.Next();
@@ -185,7 +230,9 @@ public sealed class Pretrainer : Module
             genAcc = (float)p.Zip(inputs.Originals).Count(x => x.First == x.Second) / m;
         }
         var draw = mlm ? (Ops.GumbelDraw?)null : new Ops.GumbelDraw(Options.Temperature, Options.Seed, gumbelOffset);
-        var (mlmLoss, samples) = Ops.SoftmaxCrossEntropy(logits, targets, validRows: m, gumbel: draw);
+        var (mlmLoss, samples) = inputs.RealRows is { } rows
+            ? Ops.SoftmaxCrossEntropy(logits, targets, gumbel: draw, realRows: rows)
+            : Ops.SoftmaxCrossEntropy(logits, targets, validRows: m, gumbel: draw);
         PhaseEnded?.Invoke(PretrainPhases.GeneratorHead);
         if (mlm)
         {
@@ -198,7 +245,9 @@ public sealed class Pretrainer : Module
         var discLogits = Discriminator!.Forward(corrupted.Reshape(b, t), types, mask);     // [B·T]
         PhaseEnded?.Invoke(PretrainPhases.DiscriminatorForward);
         int real = inputs.RealTokens;
-        var discLoss = Ops.BceWithLogits(discLogits, labels, inputs.Weights!, real);
+        var discLoss = inputs.InverseRealTokens is { } inverseReal
+            ? Ops.BceWithLogits(discLogits, labels, inputs.Weights!, inverseReal)
+            : Ops.BceWithLogits(discLogits, labels, inputs.Weights!, real);
         var loss = Ops.Add(mlmLoss, discLoss, 1f, Options.DiscWeight);
         PhaseEnded?.Invoke(PretrainPhases.Loss);
         if (!computeMetrics) return (loss, null);

@@ -47,8 +47,11 @@ public interface IBackend
     /// <summary>dst[i] = argmax over the last axis of x (ties: lowest index). x [R, C] F32 → dst [R] I32.</summary>
     void Argmax(Tensor x, Tensor dst);
 
-    /// <summary>dst = scale · Σ x over all elements, written to a one-element F32 tensor.</summary>
-    void Sum(Tensor x, Tensor dst, float scale);
+    /// <summary>
+    /// dst = scale · Σ x over all elements, written to a one-element F32 tensor; times the one element of
+    /// <paramref name="scaleBy"/> when given (a mean whose count is kept on the device).
+    /// </summary>
+    void Sum(Tensor x, Tensor dst, float scale, Tensor? scaleBy = null);
 
     // ---- matrix products ----------------------------------------------------------------------------------------
 
@@ -116,9 +119,12 @@ public interface IBackend
     /// <paramref name="dLogits"/> is given (it may be the logits tensor itself: the gradient then replaces the
     /// logits) writes (softmax − onehot)·gradScale. When <paramref name="samples"/> is given, the same read also
     /// draws argmax(logits/temperature + Gumbel) per row, exactly as <see cref="GumbelSample"/> would.
+    /// For a step whose shapes are fixed (a CUDA graph's), <paramref name="validRows"/> (I32 [1], on the device) says
+    /// how many leading rows are real: the rest are padding, not read, with loss 0, gradient 0 and their target as
+    /// their sample; and the gradient scale is gradScale times the one element of <paramref name="scaleBy"/>.
     /// </summary>
     void SoftmaxCrossEntropy(Tensor logits, Tensor targets, int ignoreIndex, Tensor losses, Tensor? dLogits, float gradScale,
-        Tensor? samples, float temperature, ulong seed, ulong offset);
+        Tensor? samples, float temperature, ulong seed, ulong offset, Tensor? validRows = null, Tensor? scaleBy = null);
 
     /// <summary>
     /// samples[r] = argmax_c(logits[r, c]/temperature + g), g = −log(−log u), u from Philox(seed, offset, r·V + c),
@@ -128,9 +134,10 @@ public interface IBackend
 
     /// <summary>
     /// BCE-with-logits of logits [N] against labels [N] (F32, 0 or 1), weighted by weights [N]:
-    /// losses[i] = w·(softplus(x) − y·x); dLogits[i] = (σ(x) − y)·w·gradScale.
+    /// losses[i] = w·(softplus(x) − y·x); dLogits[i] = (σ(x) − y)·w·gradScale, times the one element of
+    /// <paramref name="scaleBy"/> when given.
     /// </summary>
-    void BceWithLogits(Tensor logits, Tensor labels, Tensor weights, Tensor losses, Tensor dLogits, float gradScale);
+    void BceWithLogits(Tensor logits, Tensor labels, Tensor weights, Tensor losses, Tensor dLogits, float gradScale, Tensor? scaleBy = null);
 
     // ---- embeddings, rows, dropout ------------------------------------------------------------------------------
 

@@ -13,14 +13,15 @@ extern "C" __global__ void sum_partial(const float* x, i64 n, float* partials)
     if (threadIdx.x == 0) partials[blockIdx.x] = acc;
 }
 
-// Stage 2 (one block): dst[0] = scale · Σ partials, accumulated in double.
-extern "C" __global__ void sum_finish(const float* partials, int count, float* dst, float scale)
+// Stage 2 (one block): dst[0] = scale · s · Σ partials, accumulated in double; s = *scale_by, or 1 when null (a
+// mean whose count lives on the device, as in a step captured with fixed shapes).
+extern "C" __global__ void sum_finish(const float* partials, int count, float* dst, float scale, const float* scale_by)
 {
     __shared__ double scratch[32];
     double acc = 0.0;
     for (int i = threadIdx.x; i < count; i += blockDim.x) acc += partials[i];
     acc = block_sum_double(acc, scratch);
-    if (threadIdx.x == 0) dst[0] = (float)(acc * scale);
+    if (threadIdx.x == 0) dst[0] = (float)(acc * (scale_by == nullptr ? (double)scale : (double)(scale * *scale_by)));
 }
 
 // Column sums of x [rows, cols] in one launch (common.cuh's column_sums_of). The bf16 instance (bias gradients of the

@@ -2,6 +2,10 @@
 // losses[r] = logsumexp(x_r) − x_r[target]; dLogits[r, c] = (softmax(x_r)_c − [c = target])·gradScale, written
 // in place of the logits when dLogits aliases them; samples[r] = argmax_c(x_r[c]/τ + Gumbel(seed, offset, r·V + c)),
 // exactly gumbel.cu's draw. Rows whose target is ignore_index: loss 0, gradient 0 (a sample is still drawn).
+// With valid_rows (a count on the device), rows at or past it are padding of a step whose shapes are fixed (a CUDA
+// graph's): they are not read; loss 0, gradient 0, and their "sample" is their target, so scattering the samples
+// into the discriminator's input leaves a padding row's position as it was. With scale_by, the gradient scale is
+// grad_scale times that device scalar (1/count for such a step).
 //
 // Why it is shaped this way: the logits are the largest activation of a step (M = 2,432 rows × V = 30,522 = 297 MB
 // in F32), so the kernel reads them from device memory once. One block owns a row. Pass 1 reads the row with
@@ -51,10 +55,21 @@ template <> __device__ __forceinline__ void store4<bf16_t>(bf16_t* p, const floa
 template <typename T, int THREADS>
 __device__ void row_kernel(const T* logits, const int* __restrict__ targets, int ignore_index,
                            float* __restrict__ losses, T* dlogits, float grad_scale, int* __restrict__ samples,
-                           float inv_temperature, u64 seed, u64 offset, int V, int* errors) {
+                           float inv_temperature, u64 seed, u64 offset, int V, int* errors,
+                           const int* __restrict__ valid_rows, const float* __restrict__ scale_by) {
     const int row = blockIdx.x;
     const u64 flat0 = (u64)row * (u64)V;
     const T* x = logits + flat0;
+    if (valid_rows != nullptr && row >= *valid_rows) {
+        if (threadIdx.x == 0) {
+            losses[row] = 0.f;
+            if (samples != nullptr) samples[row] = targets[row];
+        }
+        if (dlogits != nullptr)
+            for (int c = threadIdx.x; c < V; c += THREADS) store1(dlogits + flat0 + c, 0.f);
+        return;
+    }
+    if (scale_by != nullptr) grad_scale *= *scale_by;
     const int head = min((int)((4 - (flat0 & 3)) & 3), V);
     const int groups = (V - head) >> 2;
     const int tail0 = head + 4 * groups;
@@ -184,9 +199,11 @@ __device__ void row_kernel(const T* logits, const int* __restrict__ targets, int
     extern "C" __global__ void __launch_bounds__(512) NAME(const T* logits, const int* __restrict__ targets,      \
         int ignore_index, float* __restrict__ losses, T* dlogits, float grad_scale, int* __restrict__ samples,   \
         float inv_temperature, unsigned long long seed, unsigned long long offset,                              \
-        const unsigned long long* __restrict__ rng_base, int V, int* errors) {                                                  \
+        const unsigned long long* __restrict__ rng_base, int V, int* errors, const int* __restrict__ valid_rows, \
+        const float* __restrict__ scale_by) {                                                                    \
         sce_detail::row_kernel<T, 512>(logits, targets, ignore_index, losses, dlogits, grad_scale, samples,       \
-                                        inv_temperature, seed, step_offset(offset, rng_base), V, errors);                               \
+                                        inv_temperature, seed, step_offset(offset, rng_base), V, errors,          \
+                                        valid_rows, scale_by);                                                   \
     }
 SCE_KERNEL(softmax_cross_entropy_f32, float)
 SCE_KERNEL(softmax_cross_entropy_bf16, bf16_t)

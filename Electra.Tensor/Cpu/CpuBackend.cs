@@ -152,7 +152,7 @@ public sealed unsafe partial class CpuBackend : IBackend
         for (int i = 0; i < sd.Length; i++) sd[i] = sa[i] != sb[i] ? 1f : 0f;
     }
 
-    public void Sum(Tensor x, Tensor dst, float scale)
+    public void Sum(Tensor x, Tensor dst, float scale, Tensor? scaleBy = null)
     {
         if (dst.Count != 1) throw new ArgumentException($"Sum: dst must have one element, got {dst.Shape}");
         // Pairwise summation in double keeps losses over millions of elements exact to float precision.
@@ -160,6 +160,7 @@ public sealed unsafe partial class CpuBackend : IBackend
         double total = 0;
         const int block = 4096;
         for (int i = 0; i < s.Length; i += block) total += TensorPrimitives.Sum(s.Slice(i, Math.Min(block, s.Length - i)));
-        F(dst)[0] = (float)(total * scale);
+        // As the CUDA kernel: the two scales multiplied in float, then the double sum by their product.
+        F(dst)[0] = (float)(total * (scaleBy is null ? scale : scale * Scalar("Sum", scaleBy)));
     }
 }

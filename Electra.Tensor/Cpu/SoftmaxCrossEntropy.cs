@@ -5,9 +5,12 @@ namespace Electra.Cpu;
 public sealed unsafe partial class CpuBackend
 {
     public void SoftmaxCrossEntropy(Tensor logits, Tensor targets, int ignoreIndex, Tensor losses, Tensor? dLogits, float gradScale,
-        Tensor? samples, float temperature, ulong seed, ulong offset)
+        Tensor? samples, float temperature, ulong seed, ulong offset, Tensor? validRows = null, Tensor? scaleBy = null)
     {
         int m = logits.Shape[0], v = logits.Shape[1];
+        // A fixed-shape step's padding rows (at or past validRows): not read; loss 0, gradient 0, sample = target.
+        int valid = validRows is null ? m : Math.Clamp(CheckedCount(validRows), 0, m);
+        if (scaleBy is not null) gradScale *= Scalar("SoftmaxCrossEntropy", scaleBy);
         if (targets.Count != m || losses.Count != m || (samples is not null && samples.Count != m))
             throw new ArgumentException($"SoftmaxCrossEntropy: targets, losses and samples need {m} elements for logits {logits.Shape}");
         if (dLogits is not null && dLogits.Count != logits.Count)
@@ -18,6 +21,13 @@ public sealed unsafe partial class CpuBackend
         {
             for (int r = s; r < e; r++)
             {
+                if (r >= valid)
+                {
+                    pl[r] = 0f;
+                    if (ps is not null) ps[r] = pt[r];
+                    if (pdx is not null) new Span<float>(pdx + (long)r * v, v).Clear();
+                    continue;
+                }
                 var x = new ReadOnlySpan<float>(px + (long)r * v, v);
                 // Sampling reads the logits before the gradient may overwrite them.
                 if (ps is not null) ps[r] = GumbelArgmax(x, temperature, seed, offset, r, -1);
@@ -73,24 +83,19 @@ public sealed unsafe partial class CpuBackend
         }
         return sum;
     }
-    public void BceWithLogits(Tensor logits, Tensor labels, Tensor weights, Tensor losses, Tensor dLogits, float gradScale)
+
+    /// <summary>The one element of a scale kept on the device (here: in memory).</summary>
+    private static float Scalar(string op, Tensor scaleBy)
     {
-        int n = (int)logits.Count;
-        if (labels.Count != n || weights.Count != n || losses.Count != n || dLogits.Count != n)
-            throw new ArgumentException($"BceWithLogits: labels, weights, losses and dLogits need {n} elements");
-        var x = F(logits);
-        var y = F(labels);
-        var w = F(weights);
-        var l = F(losses);
-        var d = F(dLogits);
-        for (int i = 0; i < n; i++)
-        {
-            // softplus(x) − y·x, written to stay finite for large |x|.
-            float xi = x[i];
-            float softplus = MathF.Max(xi, 0f) + MathF.Log(1f + MathF.Exp(-MathF.Abs(xi)));
-            l[i] = w[i] * (softplus - y[i] * xi);
-            float sigmoid = 1f / (1f + MathF.Exp(-xi));
-            d[i] = (sigmoid - y[i]) * w[i] * gradScale;
-        }
+        if (scaleBy.DType != DType.F32 || scaleBy.Count != 1)
+            throw new ArgumentException($"{op}: scaleBy must be one f32 element, got {scaleBy.Shape} {scaleBy.DType.Name()}");
+        return F(scaleBy)[0];
+    }
+
+    private static int CheckedCount(Tensor validRows)
+    {
+        if (validRows.DType != DType.I32 || validRows.Count != 1)
+            throw new ArgumentException($"SoftmaxCrossEntropy: validRows must be one i32 element, got {validRows.Shape} {validRows.DType.Name()}");
+        return I(validRows)[0];
     }
 }
