@@ -35,6 +35,8 @@ public static class TrainBenchmark
         using var opt = new AdamW(AdamW.DefaultGroups(model.NamedParameters()));
         var batch = SyntheticBatch(b, t);
         var backend = Backends.For(device);
+        // As `pretrain` runs on CUDA: every step with the same shapes, the loss denominators on the device.
+        model.StaticShapes = backend is CudaBackend;
 
         float lossFirst = float.NaN, lossLast = float.NaN;
         var times = new List<double>();

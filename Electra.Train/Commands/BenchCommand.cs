@@ -26,11 +26,8 @@ public static class BenchCommand
         var steps = new Option<int>("--steps") { Description = $"Timed steps (after {TrainBenchmark.WarmupSteps} warm-up steps)", DefaultValueFactory = _ => 10 };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N", DefaultValueFactory = _ => "auto" };
         var precision = new Option<string?>("--precision") { Description = PrecisionChoice.Description };
-        var cudaGraph = new Option<string>("--cuda-graph")
-        {
-            Description = "on: capture the step into one CUDA graph and replay it (eager, with the reason, if capture fails); off: eager steps. Ignored on the CPU",
-            DefaultValueFactory = _ => "on",
-        };
+        var cudaGraph = CudaGraphOption.Create(
+            "on: capture the step into one CUDA graph and replay it (eager, with the reason, if capture fails); off: eager steps. Ignored on the CPU");
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var breakdown = new Option<bool>("--breakdown")
         {
@@ -44,12 +41,7 @@ public static class BenchCommand
             {
                 var (dev, note) = DeviceChoice.Resolve(parse.GetValue(device)!);
                 var chosen = parse.GetValue(precision) is string p ? PrecisionNames.Parse(p) : (Precision?)null;
-                bool graph = parse.GetValue(cudaGraph) switch
-                {
-                    "on" => true,
-                    "off" => false,
-                    var other => throw new ArgumentException($"--cuda-graph: expected on or off, got '{other}'"),
-                };
+                bool graph = CudaGraphOption.Parse(parse.GetValue(cudaGraph)!);
                 var result = TrainBenchmark.Run(ElectraConfig.Preset(parse.GetValue(preset)!), parse.GetValue(batch), parse.GetValue(seq),
                     parse.GetValue(steps), dev, parse.GetValue(breakdown), chosen, graph);
                 result["device"] = note;

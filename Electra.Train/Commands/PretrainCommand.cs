@@ -21,7 +21,7 @@ public static class PretrainCommand
     private sealed record Flags(
         string? Preset, string? Objective, long? Steps, int? Batch, int? Seq, float? Lr, long? Warmup, ulong? Seed, long? SaveEvery, int? LogEvery,
         float? Temperature, float? MaskProb, float? DiscWeight, string? Data, string? Out, string? Config, string? GeneratorConfig, string? Vocab,
-        string Device, string? Resume, bool Overwrite, string? Precision);
+        string Device, string? Resume, bool Overwrite, string? Precision, bool CudaGraph);
 
     public static Command Create()
     {
@@ -47,10 +47,12 @@ public static class PretrainCommand
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace the run in a non-empty --out (its metrics.jsonl and checkpoint/) instead of refusing" };
         var objective = new Option<string?>("--objective") { Description = "rtd (ELECTRA, default) or mlm (BERT-style baseline of the discriminator's size)" };
         var precision = new Option<string?>("--precision") { Description = PrecisionChoice.Description + "; a resumed run keeps its checkpoint's unless given" };
+        var cudaGraph = CudaGraphOption.Create(
+            "on: on CUDA, replay one captured CUDA graph for every step that logs nothing (the same numbers as eager steps; eager, with the reason, if capture fails); off: eager steps. Ignored on the CPU");
 
         var command = new Command("pretrain", "Pretrain an ELECTRA generator + discriminator (replaced-token detection)");
         foreach (var o in new Option[] { preset, config, generatorConfig, data, vocab, steps, batch, seq, lr, warmup, temperature, maskProb, discWeight,
-                                         device, seed, output, saveEvery, logEvery, resume, overwrite, objective, precision })
+                                         device, seed, output, saveEvery, logEvery, resume, overwrite, objective, precision, cudaGraph })
             command.Options.Add(o);
         command.SetAction(parse =>
         {
@@ -60,7 +62,7 @@ public static class PretrainCommand
                     parse.GetValue(lr), parse.GetValue(warmup), parse.GetValue(seed), parse.GetValue(saveEvery), parse.GetValue(logEvery),
                     parse.GetValue(temperature), parse.GetValue(maskProb), parse.GetValue(discWeight), parse.GetValue(data), parse.GetValue(output),
                     parse.GetValue(config), parse.GetValue(generatorConfig), parse.GetValue(vocab), parse.GetValue(device)!, parse.GetValue(resume),
-                    parse.GetValue(overwrite), parse.GetValue(precision));
+                    parse.GetValue(overwrite), parse.GetValue(precision), CudaGraphOption.Parse(parse.GetValue(cudaGraph)!));
                 return Run(flags);
             }
             catch (Exception e) when (UserErrors.Is(e))
@@ -123,7 +125,7 @@ public static class PretrainCommand
             var saved = PretrainCheckpoint.ReadConfigs(checkpoint, state.Settings.Objective);
             disc = f.Config is null ? saved.Discriminator : ElectraConfig.Load(f.Config) with { PadTokenId = tokenizer.PadId };
             gen = f.GeneratorConfig is null ? saved.Generator : ElectraConfig.Load(f.GeneratorConfig);
-            return Train(settings, disc, gen, device, deviceNote, tokenizer, new PretrainStart { ResumeFrom = checkpoint, Overwrite = f.Overwrite, VocabHash = tokenizer.VocabHash });
+            return Train(settings, disc, gen, device, deviceNote, tokenizer, new PretrainStart { ResumeFrom = checkpoint, Overwrite = f.Overwrite, VocabHash = tokenizer.VocabHash, CudaGraph = f.CudaGraph });
         }
 
         var p = f.Preset ?? "tiny";
@@ -141,7 +143,7 @@ public static class PretrainCommand
         disc = f.Config is null ? ElectraConfig.Preset(settings.Preset) : ElectraConfig.Load(f.Config);
         disc = disc with { VocabSize = f.Config is null ? tokenizer.VocabSize : disc.VocabSize, PadTokenId = tokenizer.PadId };
         gen = f.GeneratorConfig is null ? null : ElectraConfig.Load(f.GeneratorConfig);
-        return Train(settings, disc, gen, cpuOrCuda, note, tokenizer, new PretrainStart { Overwrite = f.Overwrite, VocabHash = tokenizer.VocabHash });
+        return Train(settings, disc, gen, cpuOrCuda, note, tokenizer, new PretrainStart { Overwrite = f.Overwrite, VocabHash = tokenizer.VocabHash, CudaGraph = f.CudaGraph });
     }
 
     private static string ResumeHint(string outDir)
@@ -163,12 +165,14 @@ public static class PretrainCommand
         StatusLine.Write(
             $"electra pretrain {settings.Objective.ToString().ToLowerInvariant()} · preset {settings.Preset} · {runner.Model.Discriminator?.ParameterCount() ?? runner.Model.Generator.ParameterCount():N0} discriminator parameters · device {deviceNote}", "bold");
         StatusLine.Write(
-            $"data {settings.DataDir} · B={settings.Batch} T={settings.Seq} · lr {settings.Lr} warmup {settings.Warmup}{knobs} · steps {runner.Step}→{settings.Steps} · {runner.Precision.Name()} · out {settings.OutDir}");
+            $"data {settings.DataDir} · B={settings.Batch} T={settings.Seq} · lr {settings.Lr} warmup {settings.Warmup}{knobs} · steps {runner.Step}→{settings.Steps} · {runner.Precision.Name()}{(runner.GraphMode == "n/a" ? "" : $" · cuda graph {runner.GraphMode}")} · out {settings.OutDir}");
 
         RunOutcome outcome;
         using (var signals = new StopSignals())
         {
             outcome = ProgressView.Run(runner, signals.Token);
+            if (runner.GraphMode != "n/a")
+                StatusLine.Write($"cuda graph {runner.GraphMode}: {runner.ReplayedSteps} steps replayed from it, the others (logging, saving, the first) eager");
             if (outcome == RunOutcome.Interrupted)
             {
                 StatusLine.Write(

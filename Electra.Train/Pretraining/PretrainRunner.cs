@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Electra.Cuda;
 using Electra.Model;
 using Electra.Optim;
 using Electra.Train.Data;
@@ -42,6 +43,11 @@ public sealed class PretrainRunner : IDisposable
     private BatchCursor _consumed;
     // The next step's batch, drawn and masked on a worker while this step's device work is queued.
     private Task<(MaskedBatch Masked, BatchCursor After)>? _ahead;
+    // On CUDA with --cuda-graph on: the backend to capture on (null once capture has failed), the captured step, and
+    // how many steps it replayed.
+    private CudaBackend? _captureOn;
+    private CapturedTrainStep? _graph;
+    private long _replayed;
 
     public PretrainRunner(PretrainSettings settings, ElectraConfig discriminator, ElectraConfig? generator, Device device,
         SpecialTokens special, string? resumeFrom = null)
@@ -107,6 +113,13 @@ public sealed class PretrainRunner : IDisposable
                 Temperature = settings.Temperature, MaskProb = settings.MaskProb, DiscWeight = settings.DiscWeight, MaxPredictions = maxPredictions,
             };
             Model = new Pretrainer(discriminator, generator, options, device, initSeed: (int)(settings.Seed & 0x7FFFFFFF));
+            if (Backends.For(device) is CudaBackend cuda)
+            {
+                // Every CUDA step has the same shapes, graph or not, so eager and replayed steps compute the same bits.
+                Model.StaticShapes = true;
+                _captureOn = start.CudaGraph ? cuda : null;
+                GraphMode = start.CudaGraph ? "on" : "off";
+            }
             _optimizer = new AdamW(AdamW.DefaultGroups(Model.NamedParameters(), settings.WeightDecay), eps: 1e-6f, biasCorrection: false);
             _params = _optimizer.Params.ToList();
 
@@ -159,6 +172,12 @@ public sealed class PretrainRunner : IDisposable
     private static bool SamePath(string a, string b) => string.Equals(FullPath(a), FullPath(b), StringComparison.Ordinal);
 
     public PretrainSettings Settings { get; }
+
+    /// <summary>"on", "off", "n/a" on the CPU, or why capture failed (the run then continues eagerly).</summary>
+    public string GraphMode { get; private set; } = "n/a";
+
+    /// <summary>Steps this runner replayed from its CUDA graph (the others ran eagerly: logging and saving steps, the first).</summary>
+    public long ReplayedSteps => _replayed;
     public Precision Precision => Settings.Precision!.Value;
     public Pretrainer Model { get; } = null!;
     public long Step => _step;
@@ -185,22 +204,30 @@ public sealed class PretrainRunner : IDisposable
             var (masked, after) = Prepared(step);
             if (!last) _ahead = Task.Run(() => Prepare(step + 1));
             float lr = LrSchedule.Electra(Settings.Lr, step, Settings.Warmup, total);
-            PretrainMetrics? metrics;
+            PretrainMetrics? metrics = null;
             float gradNorm = float.NaN;
-            using (new TensorScope())
-            using (Autocast.For(Precision))
+            // A step that logs nothing is replayed from the graph, captured at the first such step after an eager
+            // one (which compiled the kernels and made the optimizer's state); logging steps read metrics back, so
+            // they run eagerly, on the same shapes and so to the same bits.
+            if (!logNow && _graph is null && _captureOn is not null && step > startStep)
             {
-                var inputs = Model.Upload(masked);
-                Model.PhaseEnded?.Invoke(PretrainPhases.MaskingUpload);
-                var (loss, m) = Model.Forward(inputs, step, logNow);
-                metrics = m;
-                if (metrics is not null && !float.IsFinite(metrics.Loss))
-                    return Diverged(step, metrics.Loss);
-                loss.Backward();
-                var norm = GradClip.ClipGlobalNorm(_params, Settings.ClipNorm);
-                if (logNow) gradNorm = norm.Item();
-                _optimizer.Step(lr);
-                Model.ZeroGrad();
+                _graph = CapturedTrainStep.TryCapture(Model, _optimizer, _captureOn, masked, Precision,
+                    s => LrSchedule.Electra(Settings.Lr, s, Settings.Warmup, total), Settings.ClipNorm, out var reason);
+                if (_graph is null)
+                {
+                    GraphMode = $"eager (capture failed: {reason})";
+                    _captureOn = null;
+                }
+            }
+            if (!logNow && _graph is not null)
+            {
+                _graph.Run(masked);
+                _replayed++;
+            }
+            else
+            {
+                (metrics, gradNorm) = EagerStep(masked, step, lr, logNow);
+                if (metrics is not null && !float.IsFinite(metrics.Loss)) return Diverged(step, metrics.Loss);
             }
             _step = step + 1;
             _consumed = after;
@@ -223,6 +250,26 @@ public sealed class PretrainRunner : IDisposable
             }
         }
         return RunOutcome.Completed;
+    }
+
+    /// <summary>
+    /// One step queued launch by launch; with <paramref name="logNow"/> it reads back the metrics and the gradient
+    /// norm. A loss that is not finite returns before the update, which then never happens.
+    /// </summary>
+    private (PretrainMetrics? Metrics, float GradNorm) EagerStep(MaskedBatch masked, long step, float lr, bool logNow)
+    {
+        using var scope = new TensorScope();
+        using var autocast = Autocast.For(Precision);
+        var inputs = Model.Upload(masked);
+        Model.PhaseEnded?.Invoke(PretrainPhases.MaskingUpload);
+        var (loss, metrics) = Model.Forward(inputs, step, logNow);
+        if (metrics is not null && !float.IsFinite(metrics.Loss)) return (metrics, float.NaN);
+        loss.Backward();
+        var norm = GradClip.ClipGlobalNorm(_params, Settings.ClipNorm);
+        float gradNorm = logNow ? norm.Item() : float.NaN;
+        _optimizer.Step(lr);
+        Model.ZeroGrad();
+        return (metrics, gradNorm);
     }
 
     /// <summary>Step <paramref name="step"/>'s batch, masked (the worker's if there is one) and the data cursor after it.</summary>
@@ -311,6 +358,7 @@ public sealed class PretrainRunner : IDisposable
     {
         // A batch being drawn still reads the shards: let it finish (its failure, if any, no longer matters).
         try { _ahead?.Wait(); } catch (AggregateException) { }
+        _graph?.Dispose();
         _log?.Dispose();
         _optimizer?.Dispose();
         Model?.Dispose();

@@ -11,4 +11,10 @@ public sealed record PretrainStart
 
     /// <summary>The tokenizer's vocabulary hash, which the shards (and a resumed checkpoint) must match; null skips the check.</summary>
     public string? VocabHash { get; init; }
+
+    /// <summary>
+    /// On CUDA, capture a training step into one CUDA graph and replay it on every step that logs nothing (the
+    /// numbers are those of eager steps, bit for bit); false runs every step eagerly. Ignored on the CPU.
+    /// </summary>
+    public bool CudaGraph { get; init; } = true;
 }

@@ -1,6 +1,6 @@
 using Electra.Model;
 using Electra.Optim;
-using Electra.Train.Benchmarking;
+using Electra.Train;
 
 namespace Electra.Tests.Cuda;
 

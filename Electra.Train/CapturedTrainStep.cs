@@ -2,13 +2,15 @@ using Electra.Cuda;
 using Electra.Model;
 using Electra.Optim;
 
-namespace Electra.Train.Benchmarking;
+namespace Electra.Train;
 
 /// <summary>
 /// One training step (forward, backward, clipping, AdamW, zeroing the gradients) captured once into a CUDA graph
-/// and replayed each step. Before a replay the host masks the step's batch and uploads it into the captured input
-/// tensors, and sets the backend's step state (the step's Philox base and lr), so every launch argument of the
-/// capture stays valid. The graph, its inputs and its loss live as long as this object.
+/// and replayed each step (`pretrain` and `bench train` with --cuda-graph on). Before a replay the step's masked
+/// batch is uploaded into the captured input tensors and the backend's step state (the step's Philox base and lr) is
+/// set, so every launch argument of the capture stays valid. A batch must have the captured shapes: with
+/// <see cref="Pretrainer.StaticShapes"/> every batch of the run's B and T does. The graph, its inputs and its loss
+/// live as long as this object.
 /// </summary>
 public sealed class CapturedTrainStep : IDisposable
 {
@@ -34,9 +36,18 @@ public sealed class CapturedTrainStep : IDisposable
     /// the model and optimizer are then as they were, ready for eager steps.
     /// </summary>
     public static CapturedTrainStep? TryCapture(Pretrainer model, AdamW optimizer, CudaBackend backend, TokenBatch batch, long step,
-        Precision precision, Func<long, float> lr, out string? reason)
+        Precision precision, Func<long, float> lr, out string? reason) =>
+        TryCapture(model, optimizer, backend, model.Mask(batch, step), precision, lr, 1f, out reason);
+
+    /// <summary>
+    /// Captures the step on <paramref name="batch"/>'s shapes, clipping the global gradient norm at
+    /// <paramref name="clipNorm"/> (see the other overload).
+    /// </summary>
+    public static CapturedTrainStep? TryCapture(Pretrainer model, AdamW optimizer, CudaBackend backend, MaskedBatch batch,
+        Precision precision, Func<long, float> lr, float clipNorm, out string? reason)
     {
-        var inputs = TensorScope.Outside(() => model.Upload(batch, step));
+        long step = batch.Step;
+        var inputs = TensorScope.Outside(() => model.Upload(batch));
         int stepCount = optimizer.StepCount;
         Tensor? loss = null;
         try
@@ -48,7 +59,7 @@ public sealed class CapturedTrainStep : IDisposable
                 using var autocast = Autocast.For(precision);
                 var (l, _) = model.Forward(inputs, rngStep: 0, computeMetrics: false);
                 l.Backward();
-                GradClip.ClipGlobalNorm(optimizer.Params, 1f);
+                GradClip.ClipGlobalNorm(optimizer.Params, clipNorm);
                 optimizer.Step(lr(step));
                 model.ZeroGrad();
                 loss = TensorScope.Detach(l); // ours until Dispose, whatever scope the caller has open
@@ -70,9 +81,16 @@ public sealed class CapturedTrainStep : IDisposable
     }
 
     /// <summary>Queues step <paramref name="step"/>: its batch's upload, its step state, one replay.</summary>
-    public void Run(TokenBatch batch, long step)
+    public void Run(TokenBatch batch, long step) => Run(_model.Mask(batch, step));
+
+    /// <summary>
+    /// Queues the step of <paramref name="batch"/> (masked for it): its upload, its step state, one replay. Throws,
+    /// before queueing anything, if the batch does not have the captured shapes.
+    /// </summary>
+    public void Run(MaskedBatch batch)
     {
-        _model.Upload(batch, step, _inputs);
+        long step = batch.Step;
+        _model.Upload(batch, _inputs);
         _backend.SetStepState(checked((ulong)step * RandomStream.OffsetsPerStep), _lr(step));
         _graph.Replay();
         _optimizer.StepCount++;
