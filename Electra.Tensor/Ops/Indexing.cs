@@ -6,10 +6,10 @@ public static partial class Ops
 {
     /// <summary>
     /// Rows of table [V, E] at ids (I32, any shape): result [..ids, E], in the activation dtype (BF16 under
-    /// <see cref="Autocast"/>; the table and its gradient stay F32). Row <paramref name="paddingIdx"/>, when given,
-    /// receives no gradient (PyTorch's padding_idx), so a zero [PAD] embedding stays zero.
+    /// <see cref="Autocast"/>; the table and its gradient stay F32). ELECTRA's embeddings, with their [PAD] row that
+    /// takes no gradient, are <see cref="EmbeddingSum"/>.
     /// </summary>
-    public static Tensor Embedding(Tensor table, Tensor ids, int? paddingIdx = null)
+    public static Tensor Embedding(Tensor table, Tensor ids)
     {
         SameDevice("Embedding", table, ids);
         F32("Embedding", table);
@@ -29,12 +29,6 @@ public static partial class Ops
             using var flatIds = ids.View(n);
             using var g2 = g.View(n, e);
             table.Backend.EmbeddingBackward(g2, flatIds, dTable);
-            if (paddingIdx is not null)
-            {
-                using var zeros = Tensor.Zeros([1, e], DType.F32, table.Device);
-                using var row = Tensor.FromArray([paddingIdx.Value], [1], table.Device);
-                table.Backend.ScatterRows(zeros, row, dTable, accumulate: false);
-            }
             return [dTable];
         });
         return y;
