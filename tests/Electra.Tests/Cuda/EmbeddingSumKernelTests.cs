@@ -53,6 +53,7 @@ public class EmbeddingSumKernelTests
     [TestCase(9, 100, 200, 100, 3, 40, Ids.AllMask, true)]
     [TestCase(70, 128, 9000, 512, 2, 128, Ids.Pretraining, true)] // 35 tiles: pass 2 searches two rounds of 32
     [TestCase(1, 1, 7, 1, 1, 1, Ids.Spread, false)]
+    [TestCase(4, 33, 500, 40, 2, 300, Ids.Spread, true)] // E > 256: pass 2 takes its columns in two rounds
     public void ForwardAndBackwardMatchCpu(int b, int t, int v, int p, int k, int e, Ids kind, bool bf16)
     {
         _ = Backend;

@@ -117,6 +117,29 @@ public class EmbeddingSumTests
     }
 
     [Test]
+    public void AddsIntoAGradientTheEngineOffers()
+    {
+        // The word table reaches both uses through a Scale node, so its gradient is pending (and offered) when the
+        // second use runs backward; the leaf position and type tables are not offered and get fresh gradients.
+        var word = GradCheck.Uniform(V * E, 93);
+        var position = GradCheck.Uniform(P * E, 94);
+        var type = GradCheck.Uniform(K * E, 95);
+        var r = GradCheck.Uniform(Ids.Length * E, 96);
+        using var scope = new TensorScope();
+        var (w, p, t) = (GradCheck.Leaf(word, [V, E]), GradCheck.Leaf(position, [P, E]), GradCheck.Leaf(type, [K, E]));
+        var ids = Tensor.FromArray(Ids, [B, T]);
+        var types = Tensor.FromArray(Types, [B, T]);
+        GradCheck.BackwardWeighted(Ops.EmbeddingSum(w, p, t, ids, types, Pad), r);
+        var single = (GradCheck.TakeGrad(w), GradCheck.TakeGrad(p), GradCheck.TakeGrad(t));
+        var scaled = Ops.Scale(w, 2f);
+        var twice = Ops.Add(Ops.EmbeddingSum(scaled, p, t, ids, types, Pad), Ops.EmbeddingSum(scaled, p, t, ids, types, Pad));
+        GradCheck.BackwardWeighted(twice, r);
+        Assert.That(GradCheck.TakeGrad(w), Is.EqualTo(single.Item1.Select(x => 4 * x).ToArray()), "dWord: two uses added in place, then scaled by 2");
+        Assert.That(GradCheck.TakeGrad(p), Is.EqualTo(single.Item2.Select(x => 2 * x).ToArray()), "dPosition of two uses");
+        Assert.That(GradCheck.TakeGrad(t), Is.EqualTo(single.Item3.Select(x => 2 * x).ToArray()), "dType of two uses");
+    }
+
+    [Test]
     public void BadInputsAreNamedErrors()
     {
         using var scope = new TensorScope();
