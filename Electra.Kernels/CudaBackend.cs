@@ -162,6 +162,7 @@ public sealed unsafe partial class CudaBackend : IBackend, IDisposable
             2 => new ArgumentOutOfRangeException("indices", $"GatherRows: index {e[2]} at {e[1]} is outside the source rows (found by the CUDA kernel)"),
             3 => new ArgumentOutOfRangeException("indices", $"ScatterRows: index {e[2]} at {e[1]} is outside the destination rows (found by the CUDA kernel)"),
             4 => new ArgumentOutOfRangeException("targets", $"SoftmaxCrossEntropy: row {e[1]} has target {e[2]}, outside the vocabulary (found by the CUDA kernel)"),
+            5 => new ArgumentOutOfRangeException("typeIds", $"EmbeddingSum: token type id {e[2]} at position {e[1]} is outside the token-type table (found by the CUDA kernel)"),
             _ => new CudaException($"a CUDA kernel reported error code {e[0]} at {e[1]} (value {e[2]})"),
         };
     }

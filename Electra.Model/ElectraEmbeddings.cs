@@ -8,9 +8,6 @@ namespace Electra.Model;
 /// </summary>
 public sealed class ElectraEmbeddings : Module
 {
-    private readonly Dictionary<(int b, int t, Device d), Tensor> _positionIds = new();
-    private readonly Dictionary<Device, Tensor> _paddingRows = new();
-
     public ElectraEmbeddings(ElectraConfig config, Random rng, Device device)
     {
         Config = config;
@@ -32,34 +29,12 @@ public sealed class ElectraEmbeddings : Module
     /// <summary>ids, typeIds [B, T] I32 → [B·T, E].</summary>
     public Tensor Forward(Tensor ids, Tensor typeIds)
     {
-        int b = ids.Shape[0], t = ids.Shape[1];
+        int t = ids.Shape[1];
         if (t > Config.MaxPositionEmbeddings)
             throw new ArgumentException($"sequence length {t} exceeds max_position_embeddings {Config.MaxPositionEmbeddings}");
-        var flatIds = ids.Reshape(b * t);
-        var words = Ops.Embedding(WordEmbeddings.Weight, flatIds, PaddingRow(ids.Device));
-        var positions = Ops.Embedding(PositionEmbeddings.Weight, PositionIds(b, t, ids.Device));
-        var types = Ops.Embedding(TokenTypeEmbeddings.Weight, typeIds.Reshape(b * t));
-        var x = LayerNorm.Forward(Ops.Add(words, positions), types);
-        return Dropout.Forward(x);
-    }
-
-    private Tensor PositionIds(int b, int t, Device device)
-    {
-        if (_positionIds.TryGetValue((b, t, device), out var ids)) return ids;
-        var data = new int[b * t];
-        for (int i = 0; i < data.Length; i++) data[i] = i % t;
-        ids = TensorScope.Outside(() => Tensor.FromArray(data, [b * t], device));
-        _positionIds[(b, t, device)] = ids;
-        return ids;
-    }
-
-    /// <summary>[PAD]'s row index on the device, made once: the word embedding's backward reads it every step.</summary>
-    private Tensor PaddingRow(Device device)
-    {
-        if (_paddingRows.TryGetValue(device, out var row)) return row;
-        row = TensorScope.Outside(() => Tensor.FromArray([Config.PadTokenId], [1], device));
-        _paddingRows[device] = row;
-        return row;
+        // One op for the three lookups and their sum; LayerNorm then normalises it without a residual of its own.
+        var sum = Ops.EmbeddingSum(WordEmbeddings.Weight, PositionEmbeddings.Weight, TokenTypeEmbeddings.Weight, ids, typeIds, Config.PadTokenId);
+        return Dropout.Forward(LayerNorm.Forward(sum));
     }
 
     /// <summary>HF initialises the [PAD] row to zero (nn.Embedding padding_idx) and never updates it.</summary>
@@ -69,13 +44,5 @@ public sealed class ElectraEmbeddings : Module
         using var zeros = Tensor.Zeros([1, Config.EmbeddingSize], DType.F32, w.Device);
         using var row = Tensor.FromArray([Config.PadTokenId], [1], w.Device);
         w.Backend.ScatterRows(zeros, row, w, accumulate: false);
-    }
-
-    public override void Dispose()
-    {
-        foreach (var t in _positionIds.Values.Concat(_paddingRows.Values)) t.Dispose();
-        _positionIds.Clear();
-        _paddingRows.Clear();
-        base.Dispose();
     }
 }

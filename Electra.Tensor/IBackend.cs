@@ -147,6 +147,21 @@ public interface IBackend
     /// <summary>dTable[ids[r], :] += dOutput[r, :] (deterministic order).</summary>
     void EmbeddingBackward(Tensor dOutput, Tensor ids, Tensor dTable);
 
+    /// <summary>
+    /// output[b·T + t, :] = word[ids[b, t], :] + position[t, :] + type[typeIds[b, t], :], added in that order in F32 and
+    /// rounded once to the output's dtype. ids, typeIds [B, T] I32; tables [V, E], [P ≥ T, E], [K, E] F32;
+    /// output [B·T, E]. Ids and type ids are range-checked.
+    /// </summary>
+    void EmbeddingSumForward(Tensor word, Tensor position, Tensor type, Tensor ids, Tensor typeIds, Tensor output);
+
+    /// <summary>
+    /// The table gradients of <see cref="EmbeddingSumForward"/> from dOutput [B·T, E]: dWord[v] = Σ dOutput[r] over the
+    /// positions r with ids[r] = v, except v = <paramref name="padId"/> (no gradient; −1: none); dPosition[t] =
+    /// Σ_b dOutput[b·T + t] (rows t ≥ T: none); dType[k] = Σ dOutput[r] over typeIds[r] = k. Each is written, or added
+    /// to what the tensor holds when <paramref name="accumulate"/>. Deterministic: the same inputs give the same bits.
+    /// </summary>
+    void EmbeddingSumBackward(Tensor dOutput, Tensor ids, Tensor typeIds, int padId, Tensor dWord, Tensor dPosition, Tensor dType, bool accumulate);
+
     /// <summary>dst[m, :] = src[indices[m], :]. src [R, C]; indices [M] I32; dst [M, C]. Any dtype (raw elements).</summary>
     void GatherRows(Tensor src, Tensor indices, Tensor dst);
 

@@ -6,23 +6,10 @@ public static partial class Ops
 {
     /// <summary>
     /// Rows of table [V, E] at ids (I32, any shape): result [..ids, E], in the activation dtype (BF16 under
-    /// <see cref="Autocast"/>; the table and its gradient stay F32). Row <paramref name="paddingIdx"/>, when given,
-    /// receives no gradient (PyTorch's padding_idx), so a zero [PAD] embedding stays zero.
+    /// <see cref="Autocast"/>; the table and its gradient stay F32). ELECTRA's embeddings, with their [PAD] row that
+    /// takes no gradient, are <see cref="EmbeddingSum"/>.
     /// </summary>
-    public static Tensor Embedding(Tensor table, Tensor ids, int? paddingIdx = null) => Embedding(table, ids, paddingIdx, null);
-
-    /// <summary>
-    /// <see cref="Embedding(Tensor, Tensor, int?)"/> with the padding row's index given as a [1] I32 tensor that the
-    /// caller keeps, so the backward uploads nothing (it can be captured into a CUDA graph).
-    /// </summary>
-    public static Tensor Embedding(Tensor table, Tensor ids, Tensor paddingRow)
-    {
-        if (paddingRow.DType != DType.I32 || paddingRow.Count != 1)
-            throw new ArgumentException($"Embedding: paddingRow must be [1] i32, got {paddingRow.Shape} {paddingRow.DType.Name()}");
-        return Embedding(table, ids, null, paddingRow);
-    }
-
-    private static Tensor Embedding(Tensor table, Tensor ids, int? paddingIdx, Tensor? paddingRow)
+    public static Tensor Embedding(Tensor table, Tensor ids)
     {
         SameDevice("Embedding", table, ids);
         F32("Embedding", table);
@@ -42,12 +29,6 @@ public static partial class Ops
             using var flatIds = ids.View(n);
             using var g2 = g.View(n, e);
             table.Backend.EmbeddingBackward(g2, flatIds, dTable);
-            if (paddingRow is not null || paddingIdx is not null)
-            {
-                using var zeros = Tensor.Zeros([1, e], DType.F32, table.Device);
-                using var uploaded = paddingRow is null ? Tensor.FromArray([paddingIdx!.Value], [1], table.Device) : null;
-                table.Backend.ScatterRows(zeros, paddingRow ?? uploaded!, dTable, accumulate: false);
-            }
             return [dTable];
         });
         return y;

@@ -15,7 +15,7 @@ public class CpuOpBenchmarks
     private Tensor headIn = null!, wordEmb = null!, dWordEmb = null!, dHeadIn = null!;
     private Tensor qkv = null!, keyMask = null!, attOut = null!, lse = null!, dAttOut = null!, dQkv = null!;
     private Tensor lnX = null!, lnGamma = null!, lnMean = null!, lnRstd = null!, lnDx = null!, lnDg = null!, lnDb = null!, lnY = null!;
-    private Tensor embDOut = null!, embIds = null!;
+    private Tensor embDOut = null!, embIds = null!, embTypes = null!, dPositionEmb = null!, dTypeEmb = null!;
     private Tensor ffX = null!, ffBias = null!, ffY = null!, ffDx = null!, ffDb = null!;
     private Tensor dropX = null!, dropY = null!;
     private List<AdamWSlot> slots = null!;
@@ -60,6 +60,9 @@ public class CpuOpBenchmarks
         lnDb = Tensor.Empty([H]);
         embDOut = Random([N, E], 9, 1f);
         embIds = Tensor.FromArray(Enumerable.Range(0, N).Select(i => (i * 7919) % V).ToArray());
+        embTypes = Tensor.FromArray(Enumerable.Range(0, N).Select(i => i % T < T / 2 ? 0 : 1).ToArray(), [B, T]);
+        dPositionEmb = Tensor.Empty([512, E]);
+        dTypeEmb = Tensor.Empty([2, E]);
         ffX = Random([N, I], 10, 1f);
         ffBias = Random([I], 11, 0.1f);
         ffY = Tensor.Empty([N, I]);
@@ -85,6 +88,11 @@ public class CpuOpBenchmarks
     [Benchmark] public void AttentionBackward() => Cpu.AttentionBackward(dAttOut, qkv, keyMask, attOut, lse, NH, 0.125f, 0.1f, 1, 3, dQkv);
     [Benchmark] public void LayerNormBackward() => Cpu.LayerNormBackward(lnY, lnX, lnGamma, lnMean, lnRstd, lnDx, lnDg, lnDb);
     [Benchmark] public void EmbeddingBackward() { Cpu.Fill(dWordEmb, 0f); Cpu.EmbeddingBackward(embDOut, embIds, dWordEmb); }
+    [Benchmark] public void EmbeddingSumBackward()
+    {
+        using var ids = embIds.View(B, T);
+        Cpu.EmbeddingSumBackward(embDOut, ids, embTypes, 0, dWordEmb, dPositionEmb, dTypeEmb, accumulate: false);
+    }
     [Benchmark] public void BiasGeluForward() => Cpu.BiasGeluForward(ffX, ffBias, ffY);
     [Benchmark] public void BiasGeluBackward() => Cpu.BiasGeluBackward(ffY, ffX, ffBias, ffDx, ffDb);
     [Benchmark] public void Dropout() => Cpu.Dropout(dropX, 0.1f, 1, 4, dropY);

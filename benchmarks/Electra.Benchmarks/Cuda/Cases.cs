@@ -75,6 +75,24 @@ internal static class Cases
             using var typeTable = h.Random(20, 0.02f, 2, E);
             h.Time("embedding bwd (2 rows)", $"V=2 [{R},{E}]", 2.0 * R * E * 4, 0, tables, g => be.EmbeddingBackward(g[0], types, typeTable));
         }
+        // The fused embeddings of the bf16 step (embedding_sum.cu): three tables gathered and summed into bf16 rows;
+        // the backward's two launches write all three F32 table gradients ([V, E] in full).
+        using (var ids = h.RandomInts(26, V, B, T))
+        using (var types = h.RandomInts(27, 2, B, T))
+        using (var word = h.Random(28, 0.02f, V, E))
+        using (var position = h.Random(29, 0.02f, 512, E))
+        using (var typeTable = h.Random(30, 0.02f, 2, E))
+        using (var sum = Tensor.Empty([R, E], DType.BF16, be.Device))
+        using (var dSum = h.Rotate(h.RandomBf16(31, R, E)))
+        using (var dWord = Tensor.Empty([V, E], DType.F32, be.Device))
+        using (var dPosition = Tensor.Empty([512, E], DType.F32, be.Device))
+        using (var dType = Tensor.Empty([2, E], DType.F32, be.Device))
+        {
+            h.Time("embedding sum fwd (bf16)", $"V={V} [{R},{E}]", R * E * (4.0 + 2) + 2.0 * R * 4, 0,
+                () => be.EmbeddingSumForward(word, position, typeTable, ids, types, sum));
+            h.Time("embedding sum bwd (bf16)", $"V={V} [{R},{E}]", R * E * (2.0 * 2 + 2 * 4) + (double)V * E * 4, 0, dSum,
+                g => be.EmbeddingSumBackward(g[0], ids, types, 0, dWord, dPosition, dType, accumulate: false));
+        }
         using (var logits = h.Rotate(h.Random(21, 3f, Masked, V)))
         using (var am = Tensor.Empty([Masked], DType.I32, be.Device))
             h.Time("argmax", $"[{Masked},{V}]", (double)Masked * V * 4, 0, logits, l => be.Argmax(l[0], am));

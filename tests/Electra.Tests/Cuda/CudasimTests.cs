@@ -184,7 +184,7 @@ public partial class CudasimTests
     /// Sets CUDASIM_ORDER and CUDASIM_SEED until disposed: the simulator reads them at each launch from the C
     /// environment, which Environment.SetEnvironmentVariable does not change.
     /// </summary>
-    private static IDisposable Order(int order)
+    internal static IDisposable Order(int order)
     {
         string previousOrder = Environment.GetEnvironmentVariable("CUDASIM_ORDER") ?? "0";
         string previousSeed = Environment.GetEnvironmentVariable("CUDASIM_SEED") ?? "0";
