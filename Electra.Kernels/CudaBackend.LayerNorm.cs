@@ -25,7 +25,7 @@ public sealed partial class CudaBackend
     }
 
     public void LayerNormBackward(Tensor dY, Tensor sum, Tensor gamma, Tensor mean, Tensor rstd, Tensor dS, Tensor dGamma, Tensor dBeta,
-        LayerNormInput input = default, Tensor? dX = null, Tensor? dBias = null)
+        LayerNormInput input = default, Tensor? dX = null, Tensor? dBias = null, bool addToParams = false)
     {
         Own("LayerNormBackward", dY, sum, gamma, mean, rstd, dS, dGamma, dBeta, dX, dBias);
         int rows = (int)dY.Shape.Rows, c = dY.Shape.Last;
@@ -46,11 +46,11 @@ public sealed partial class CudaBackend
         int blocks = (rows + LayerNormRowsPerBlock - 1) / LayerNormRowsPerBlock;
         int parts = dBias is null ? 2 : 3;
         using var partial = Scratch((long)blocks * parts * c);
-        long bytes = dY.Bytes + sum.Bytes + dS.Bytes + (dx?.Bytes ?? 0) + 2 * partial.Bytes + dGamma.Bytes + dBeta.Bytes + (dBias?.Bytes ?? 0);
+        long bytes = dY.Bytes + sum.Bytes + dS.Bytes + (dx?.Bytes ?? 0) + 2 * partial.Bytes + (addToParams ? 2 : 1) * (dGamma.Bytes + dBeta.Bytes) + (dBias?.Bytes ?? 0);
         // Ticket 0 of the shared table: launches on the one stream never overlap, and each leaves it at 0.
         K(LayerNormSource, $"layernorm_backward_{suffix}").Launch(new LaunchCost(0, FlopRate.None, bytes), ((uint)blocks, 1, 1), (256, 1, 1),
             (uint)(8 * c * sizeof(float)), dY, sum, gamma, mean, rstd, dS, p, keepScale, input.Seed, input.Offset, RngBase, dx, partial,
-            (ulong)_columnTickets, dGamma, dBeta, dBias, rows, c, LayerNormRowsPerBlock);
+            (ulong)_columnTickets, dGamma, dBeta, dBias, rows, c, LayerNormRowsPerBlock, addToParams ? 1 : 0);
     }
 
     /// <summary>Checks the input transform; returns the drop probability and the kept values' scale 1/(1−p).</summary>

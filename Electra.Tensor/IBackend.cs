@@ -86,10 +86,11 @@ public interface IBackend
     /// <summary>
     /// From dY and the saved s, mean, rstd: dS (written), dγ and dβ (overwritten; a deterministic reduction).
     /// dS is the gradient of the residual, and of x when the forward's input was x itself. Otherwise, when given,
-    /// dX = the input dropout applied to dS (the same mask), and dBias = Σ_r dX.
+    /// dX = the input dropout applied to dS (the same mask), and dBias = Σ_r dX. With <paramref name="addToParams"/>
+    /// dγ and dβ are added to what dGamma and dBeta hold (a shared norm's earlier use) instead of overwriting them.
     /// </summary>
     void LayerNormBackward(Tensor dY, Tensor sum, Tensor gamma, Tensor mean, Tensor rstd, Tensor dS, Tensor dGamma, Tensor dBeta,
-        LayerNormInput input = default, Tensor? dX = null, Tensor? dBias = null);
+        LayerNormInput input = default, Tensor? dX = null, Tensor? dBias = null, bool addToParams = false);
 
     // ---- attention ----------------------------------------------------------------------------------------------
 

@@ -104,9 +104,11 @@ __device__ void forward(const T* __restrict__ x, const T* __restrict__ residual,
 }
 
 // dγ[c] = Σ_g partial[g, 0, c], dβ[c] = Σ_g partial[g, 1, c] and, with three parts, dbias[c] = Σ_g partial[g, 2, c],
-// in block order, by the grid's last block; it sets the ticket back to 0 for the next launch.
-__device__ __forceinline__ void finish_columns(const float* partial, int parts, unsigned* ticket, float* __restrict__ dgamma,
-                                               float* __restrict__ dbeta, float* __restrict__ dbias, int C) {
+// in block order, by the grid's last block; it sets the ticket back to 0 for the next launch. With add_to_params,
+// dγ and dβ are added to what they hold (a shared norm's earlier use). Not inlined: inlined, its registers pushed
+// the F32 C = 16·32… backward over sm_90's budget (32 bytes spilled).
+__device__ __noinline__ void finish_columns(const float* partial, int parts, unsigned* ticket, float* __restrict__ dgamma,
+                                               float* __restrict__ dbeta, float* __restrict__ dbias, int C, int add_to_params) {
     __shared__ int last;
     __threadfence();  // this block's partials are visible device-wide before its ticket is counted
     __syncthreads();
@@ -120,7 +122,9 @@ __device__ __forceinline__ void finish_columns(const float* partial, int parts, 
     for (int j = threadIdx.x; j < parts * C; j += blockDim.x) {
         float t = 0.f;
         for (unsigned g = 0; g < gridDim.x; g++) t += p[(size_t)g * parts * C + j];
-        if (j < C) dgamma[j] = t; else if (j < 2 * C) dbeta[j - C] = t; else dbias[j - 2 * C] = t;
+        if (j < C) dgamma[j] = add_to_params ? dgamma[j] + t : t;
+        else if (j < 2 * C) dbeta[j - C] = add_to_params ? dbeta[j - C] + t : t;
+        else dbias[j - 2 * C] = t;
     }
 }
 
@@ -133,7 +137,7 @@ __device__ void backward_rows(const T* __restrict__ dy, const T* __restrict__ su
                               const float* __restrict__ mean, const float* __restrict__ rstd, T* __restrict__ ds,
                               InputTransform in, T* __restrict__ dx, float* __restrict__ partial, unsigned* __restrict__ ticket,
                               float* __restrict__ dgamma, float* __restrict__ dbeta, float* __restrict__ dbias,
-                              int R, int C, int rows_per_block) {
+                              int R, int C, int rows_per_block, int add_to_params) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int parts = dbias != nullptr ? 3 : 2;
     float acc_g[N], acc_b[N], acc_x[N];
@@ -178,7 +182,7 @@ __device__ void backward_rows(const T* __restrict__ dy, const T* __restrict__ su
     block_column_sum<N>(acc_g, out, C);
     block_column_sum<N>(acc_b, out + C, C);
     if (dbias != nullptr) block_column_sum<N>(acc_x, out + 2 * C, C);
-    finish_columns(partial, parts, ticket, dgamma, dbeta, dbias, C);
+    finish_columns(partial, parts, ticket, dgamma, dbeta, dbias, C, add_to_params);
 }
 
 // out[c] = Σ_w acc[warp w, c] in warp order.
@@ -214,18 +218,20 @@ __device__ __forceinline__ void block_column_sum(const float (&acc)[N], float* _
                                  ln_detail::InputTransform{bias, p, keep_scale, seed, offset, rng_base}, R, C);  \
     }
 // Backward: grid = ⌈R/rows_per_block⌉, block = 256, dynamic shared memory 8·C floats; partial [grid, 2 or 3, C] F32
-// scratch (3 when dbias is given); ticket one zeroed counter; dgamma, dbeta, dbias [C] F32, overwritten; dx [R, C]
-// may be null (then dbias must be too).
+// scratch (3 when dbias is given); ticket one zeroed counter; dgamma, dbeta, dbias [C] F32, overwritten (dgamma and
+// dbeta added to when add_to_params is 1); dx [R, C] may be null (then dbias must be too).
 #define LN_BACKWARD(NAME, T, N)                                                                                  \
     extern "C" __global__ void __launch_bounds__(256) NAME(const T* __restrict__ dy, const T* __restrict__ sum,    \
         const float* __restrict__ gamma, const float* __restrict__ mean, const float* __restrict__ rstd,         \
         T* __restrict__ ds, float p, float keep_scale, u64 seed, u64 offset, const u64* __restrict__ rng_base,   \
         T* __restrict__ dx,                                                                                      \
         float* __restrict__ partial, unsigned* __restrict__ ticket, float* __restrict__ dgamma,                  \
-        float* __restrict__ dbeta, float* __restrict__ dbias, int R, int C, int rows_per_block) {                \
+        float* __restrict__ dbeta, float* __restrict__ dbias, int R, int C, int rows_per_block,                  \
+        int add_to_params) {                                                                                     \
         ln_detail::backward_rows<T, N>(dy, sum, gamma, mean, rstd, ds,                                           \
                                        ln_detail::InputTransform{nullptr, p, keep_scale, seed, offset, rng_base}, dx, \
-                                       partial, ticket, dgamma, dbeta, dbias, R, C, rows_per_block);             \
+                                       partial, ticket, dgamma, dbeta, dbias, R, C, rows_per_block,              \
+                                       add_to_params);                                                           \
     }
 #define LN_FAMILY(SUFFIX, T)                                                                                     \
     LN_FORWARD(layernorm_forward_##SUFFIX##_1, T, 1) LN_FORWARD(layernorm_forward_##SUFFIX##_2, T, 2)            \

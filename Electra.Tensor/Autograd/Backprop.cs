@@ -91,8 +91,9 @@ internal static class Backprop
     }
 
     /// <summary>
-    /// For each input, the gradient already pending for its producer when nothing else holds it, which the node's
-    /// backward may add into (<see cref="GradAccumulation"/>); null where there is none or the input occurs twice.
+    /// For each input, the gradient already pending for its producer when nothing else holds it, or for a leaf the
+    /// gradient it already has (a tied weight's earlier use, or an earlier backward pass), which the node's backward
+    /// may add into (<see cref="GradAccumulation"/>); null where there is none or the input occurs twice.
     /// </summary>
     private static Tensor?[] Offers(Tensor[] inputs, Dictionary<Node, Gradient> pending, GradientRefs refs)
     {
@@ -100,10 +101,18 @@ internal static class Backprop
         for (int i = 0; i < inputs.Length; i++)
         {
             var input = inputs[i];
-            if (!input.RequiresGrad || input.GradFn is not { } producer || !pending.TryGetValue(producer, out var pendingGrad)) continue;
-            if (pendingGrad.Tensor is not { } acc) continue;
-            if (!refs.IsSoleUse(acc) || acc.Shape != input.Shape || acc.DType != input.DType) continue;
-            if (inputs.Count(t => ReferenceEquals(t, input)) > 1) continue;
+            if (!input.RequiresGrad || inputs.Count(t => ReferenceEquals(t, input)) > 1) continue;
+            Tensor? acc;
+            if (input.GradFn is { } producer)
+            {
+                if (!pending.TryGetValue(producer, out var pendingGrad) || pendingGrad.Tensor is null || !refs.IsSoleUse(pendingGrad.Tensor)) continue;
+                acc = pendingGrad.Tensor;
+            }
+            else
+            {
+                acc = input.Grad; // the leaf's own: no gradient in flight shares its memory (Accumulate copies when one would)
+            }
+            if (acc is null || acc.Shape != input.Shape || acc.DType != input.DType) continue;
             offered[i] = acc;
         }
         return offered;

@@ -11,7 +11,10 @@ public static class GradAccumulation
     [ThreadStatic] private static Tensor[]? _inputs;
     [ThreadStatic] private static Tensor?[]? _targets;
 
-    /// <summary>The pending gradient offered for <paramref name="input"/> (add into it), or null: write a fresh one.</summary>
+    /// <summary>
+    /// The gradient offered for <paramref name="input"/> (add into it and return it), or null: write a fresh one. For
+    /// an intermediate it is the gradient pending from its other uses; for a leaf (a parameter) its gradient so far.
+    /// </summary>
     public static Tensor? TargetFor(Tensor input)
     {
         if (_inputs is null) return null;

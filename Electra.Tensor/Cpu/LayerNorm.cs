@@ -57,9 +57,9 @@ public sealed unsafe partial class CpuBackend
     }
 
     public void LayerNormBackward(Tensor dY, Tensor sum, Tensor gamma, Tensor mean, Tensor rstd, Tensor dS, Tensor dGamma, Tensor dBeta,
-        LayerNormInput input = default, Tensor? dX = null, Tensor? dBias = null)
+        LayerNormInput input = default, Tensor? dX = null, Tensor? dBias = null, bool addToParams = false)
     {
-        LayerNormBackward(dY, sum, gamma, mean, rstd, dS, dGamma, dBeta);
+        LayerNormBackward(dY, sum, gamma, mean, rstd, dS, dGamma, dBeta, addToParams ? 1f : 0f);
         var dInput = dS;
         if (dX is not null)
         {
@@ -70,7 +70,7 @@ public sealed unsafe partial class CpuBackend
         if (dBias is not null) SumRows(dInput, dBias, 0f);
     }
 
-    private void LayerNormBackward(Tensor dY, Tensor sum, Tensor gamma, Tensor mean, Tensor rstd, Tensor dS, Tensor dGamma, Tensor dBeta)
+    private void LayerNormBackward(Tensor dY, Tensor sum, Tensor gamma, Tensor mean, Tensor rstd, Tensor dS, Tensor dGamma, Tensor dBeta, float paramsBeta)
     {
         int rows = (int)dY.Shape.Rows, c = dY.Shape.Last;
         float* pdy = P(dY), px = P(sum), pg = P(gamma), pm = P(mean), ps = P(rstd), pdx = P(dS);
@@ -99,10 +99,10 @@ public sealed unsafe partial class CpuBackend
                     TensorPrimitives.Multiply(dx, ps[r], dx);
                 }
             });
-            ColumnSums(xd, rows, c, P(dGamma), 0f);
+            ColumnSums(xd, rows, c, P(dGamma), paramsBeta);
         }
         ArrayPool<float>.Shared.Return(dyXhat);
-        ColumnSums(pdy, rows, c, P(dBeta), 0f);
+        ColumnSums(pdy, rows, c, P(dBeta), paramsBeta);
     }
 
     /// <summary>Σ v in double precision, sixteen floats (widened) at a time.</summary>

@@ -100,13 +100,16 @@ public static partial class Ops
         }
         if (weight.RequiresGrad)
         {
-            dW = Like(weight);
-            x.Backend.Gemm(g2, true, x2, false, dW);            // [Out, rows]·[rows, In]
+            // A tied weight (the generator's output projection is the word embedding) adds into its earlier uses'.
+            var into = GradAccumulation.TargetFor(weight);
+            dW = into ?? Like(weight);
+            x.Backend.Gemm(g2, true, x2, false, dW, 1f, into is null ? 0f : 1f);            // [Out, rows]·[rows, In]
         }
         if (bias is not null && bias.RequiresGrad)
         {
-            dB = Like(bias);
-            x.Backend.SumRows(g2, dB, 0f);
+            var into = GradAccumulation.TargetFor(bias);
+            dB = into ?? Like(bias);
+            x.Backend.SumRows(g2, dB, into is null ? 0f : 1f);
         }
         return bias is null ? [dX, dW] : [dX, dW, dB];
     }

@@ -54,8 +54,12 @@ public static partial class Ops
         Node.Record("LayerNorm", y, operands, g =>
         {
             var dS = Like(x);
-            var dGamma = Like(gamma);
-            var dBeta = Like(beta);
+            // A shared norm (the embeddings', used by generator and discriminator) adds into its earlier use's γ, β
+            // gradients: both offered, or neither is taken (one flag serves both).
+            var (gammaInto, betaInto) = (GradAccumulation.TargetFor(gamma), GradAccumulation.TargetFor(beta));
+            bool addToParams = gammaInto is not null && betaInto is not null;
+            var dGamma = addToParams ? gammaInto! : Like(gamma);
+            var dBeta = addToParams ? betaInto! : Like(beta);
             // x's gradient is dS itself unless the input was transformed: then dropout(dS), and its column sums
             // are the input bias's gradient.
             var dX = !input.IsIdentity && x.RequiresGrad ? Like(x) : null;
@@ -65,7 +69,7 @@ public static partial class Ops
             using (var d2 = dS.View(rows, c))
             using (var dx2 = dX?.View(rows, c))
             {
-                x.Backend.LayerNormBackward(g2, n2, gamma, mean, rstd, d2, dGamma, dBeta, input, dx2, dBias);
+                x.Backend.LayerNormBackward(g2, n2, gamma, mean, rstd, d2, dGamma, dBeta, input, dx2, dBias, addToParams);
             }
             var grads = new List<Tensor?> { input.IsIdentity ? (x.RequiresGrad ? dS : null) : dX };
             // The residual shares dS with x when x was not transformed; the engine never writes into a gradient

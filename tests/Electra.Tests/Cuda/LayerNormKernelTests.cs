@@ -71,6 +71,13 @@ public class LayerNormKernelTests
         Backend.LayerNormBackward(gdy, gSum, gg, gm, gs, gdS, gdg2, gdb2);
         Assert.That(gdg2.ToFloatArray(), Is.EqualTo(gdg.ToFloatArray()), "dGamma is deterministic");
         Assert.That(gdb2.ToFloatArray(), Is.EqualTo(gdb.ToFloatArray()), "dBeta is deterministic");
+
+        // A shared norm's second use adds its dγ, dβ to the first's (addToParams): the sum of the two, in F32.
+        using var gdg3 = Floats(gdg.ToFloatArray(), c);
+        using var gdb3 = Floats(gdb.ToFloatArray(), c);
+        Backend.LayerNormBackward(gdy, gSum, gg, gm, gs, gdS, gdg3, gdb3, addToParams: true);
+        Assert.That(gdg3.ToFloatArray(), Is.EqualTo(gdg.ToFloatArray().Select(v => v + v).ToArray()), "dGamma added to what it held");
+        Assert.That(gdb3.ToFloatArray(), Is.EqualTo(gdb.ToFloatArray().Select(v => v + v).ToArray()), "dBeta added to what it held");
     }
 
     [TestCase(1, 64, 0.1f, true)]
