@@ -31,7 +31,7 @@ public sealed unsafe partial class CudaBackend
         public ulong Copy; // the parameter's bf16 copy, or 0
     }
 
-    private sealed class ChunkTable(string kind, int count, ulong device, CudaProfile profile, PinnedBuffer? source = null) : IDisposable
+    private sealed class ChunkTable(string kind, int count, ulong device, CudaProfile profile) : IDisposable
     {
         public string Kind { get; } = kind;
         public int Count { get; } = count;
@@ -42,7 +42,6 @@ public sealed unsafe partial class CudaBackend
 
         public void Dispose()
         {
-            source?.Dispose();
             Driver.cuMemFree_v2(Device);
             profile.DriverFree();
         }
@@ -58,9 +57,8 @@ public sealed unsafe partial class CudaBackend
             table.Captured |= capturing;
             return table;
         }
-        // Under stream capture a ring upload would be recorded and replayed from host memory reused since: a table
-        // first needed inside a capture (gradients allocated in the graph's pool) gets pinned memory of its own, which
-        // nothing else writes, so each replay's copy puts the same bytes on the device again.
+        // A table first needed inside a capture (gradients allocated in the graph's pool) is uploaded as soon as the
+        // capture ends: a copy recorded into the graph would be replayed every step, from host memory reused since.
         if (capturing)
         {
             table = CapturedTable(kind, chunks.Length, bytes);
@@ -89,14 +87,14 @@ public sealed unsafe partial class CudaBackend
     private ChunkTable CapturedTable(string kind, int count, ReadOnlySpan<byte> bytes)
     {
         CudaDevice.MakeCurrent();
-        var source = new PinnedBuffer(Profile);
-        source.EnsureCapacity(Math.Max(bytes.Length, 16));
-        bytes.CopyTo(source.Span(bytes.Length));
         Driver.Check(Driver.cuMemAlloc_v2(out var d, (nuint)Math.Max(bytes.Length, 16)), "cuMemAlloc_v2(chunk table)");
         Profile.DriverAllocation();
-        var table = new ChunkTable(kind, count, d, Profile, source) { Captured = true };
-        Driver.Check(Driver.cuMemcpyHtoDAsync_v2(d, (void*)source.Pointer, (nuint)bytes.Length, CudaDevice.Stream), "cuMemcpyHtoDAsync_v2(chunk table)");
-        Profile.Upload(bytes.Length);
+        var table = new ChunkTable(kind, count, d, Profile) { Captured = true };
+        var contents = bytes.ToArray();
+        CudaDevice.AfterCapture(() =>
+        {
+            lock (_copyGate) _uploads.Upload(contents, d);
+        });
         return table;
     }
 

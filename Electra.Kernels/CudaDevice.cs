@@ -52,6 +52,22 @@ public sealed unsafe class CudaDevice : IDisposable
     /// <summary>What the host has asked of this device so far: launches, synchronisations, allocations, bytes.</summary>
     public CudaProfile Profile { get; } = new();
 
+    private readonly List<Action> _afterCapture = [];
+
+    /// <summary>
+    /// Queues <paramref name="work"/> (an upload a captured region needs, such as a chunk table) to run on the stream
+    /// as soon as the capture ends, outside the graph: before its first replay, and not again at every replay.
+    /// </summary>
+    internal void AfterCapture(Action work) => _afterCapture.Add(work);
+
+    /// <summary>Runs what <see cref="AfterCapture"/> queued, whether or not the capture succeeded (it is plain, valid work).</summary>
+    internal void RunAfterCapture()
+    {
+        var work = _afterCapture.ToArray();
+        _afterCapture.Clear();
+        foreach (var w in work) w();
+    }
+
     /// <summary>Initialises the driver and opens device <paramref name="ordinal"/>; CudaUnavailableException says why not.</summary>
     public static CudaDevice Open(int ordinal = 0, KernelCache? cache = null)
     {

@@ -64,6 +64,7 @@ public sealed class CudaGraph : IDisposable
         {
             work = device.Profile.EndCapture();
             device.Allocator.EndCapture();
+            device.RunAfterCapture();
         }
         var r = Driver.cuGraphInstantiateWithFlags(out var exec, graph, 0);
         if (r != CuResult.Success)
