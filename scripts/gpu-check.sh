@@ -110,7 +110,7 @@ printf '%-8s %5s %6s\n' step rc secs
 for s in info tests bench train; do printf '%-8s %5s %6s\n' "$s" "${status[$s]}" "${seconds[$s]}"; done
 echo "tests: $t_passed passed, $t_failed failed, $t_skipped skipped of $t_total"
 if [ -s "$out/bench/cuda-bench.md" ]; then
-  grep -E '^\| (copy d2d|gemm f32 \(tf32\)|gemm bf16|gemm qkv|bias\+gelu fwd|embedding bwd|adamw|global norm)' "$out/bench/cuda-bench.md" | cut -d'|' -f2-7
+  grep -E '^\| (copy d2d|gemm f32 \(tf32\)|gemm bf16|gemm qkv|bias\+gelu fwd|embedding bwd|embedding sum bwd|adamw|global norm)' "$out/bench/cuda-bench.md" | cut -d'|' -f2-7
 fi
 if [ -s "$out/compare/compare-pytorch.md" ]; then
   # The first table (ours vs PyTorch) and its headline; the phase table follows in report.md.
