@@ -57,6 +57,8 @@ public sealed partial class CudaBackend
         CheckQkvBias("AttentionBackward", dQkvBias, "dQkvBias", heads * hs);
         if (dQkvBias is not null && qkvBias is null)
             throw new ArgumentException("AttentionBackward: dQkvBias (the bias gradient) needs the qkvBias the forward added");
+        if (dQkvBias is not null && heads > ColumnTickets)
+            throw new ArgumentException($"AttentionBackward: {heads} heads is more than the {ColumnTickets} tickets the bias gradient uses");
         foreach (var (name, x) in new[] { ("dOutput", dOutput), ("output", output) })
             if (x.DType != qkv.DType || x.Count != (long)b * t * heads * hs)
                 throw new ArgumentException($"AttentionBackward: {name} must be [{b}, {t}, {heads * hs}] {qkv.DType.Name()}, got {x.Shape} {x.DType.Name()}");
@@ -73,7 +75,6 @@ public sealed partial class CudaBackend
         {
             int tiles = (t + MmaRows - 1) / MmaRows;
             var grid = ((uint)tiles, (uint)(b * heads), 1u);
-            if (heads > ColumnTickets) throw new ArgumentException($"AttentionBackward: {heads} heads is more than the {ColumnTickets} tickets the bias gradient uses");
             // The bias gradient's partials: one row per (sequence, 64-row tile), each kernel writing its own columns;
             // the dK/dV kernel's last block per head adds them (attention_mma.cu).
             using var partials = dQkvBias is null ? null : Scratch((long)b * tiles * 3 * heads * hs);
@@ -87,12 +88,17 @@ public sealed partial class CudaBackend
             return;
         }
         var (_, bq, bk) = AttentionTiles(hs);
-        K(AttentionSource, $"attention_backward_dq_{suffix}_hs{hs}").Launch(LaunchCost.Of(3 * product, FlopRate.Fp32), ((uint)((t + bq - 1) / bq), (uint)(b * heads), 1), (256, 1, 1), 0,
-            dOutput, qkv, qkvBias, keyMask, output, lse, heads, t, scale, dropout, seed, offset, RngBase, dRows, dQkv);
-        K(AttentionSource, $"attention_backward_dkdv_{suffix}_hs{hs}").Launch(LaunchCost.Of(4 * product, FlopRate.Fp32), ((uint)((t + bk - 1) / bk), (uint)(b * heads), 1), (256, 1, 1), 0,
-            dOutput, qkv, qkvBias, keyMask, lse, dRows, heads, t, scale, dropout, seed, offset, RngBase, dQkv);
-        // The FFMA kernels' tiles differ between dQ and dK/dV; their bias gradient is a column sum of its own.
-        if (dQkvBias is not null) ColumnSums(dQkv, (long)b * t, 3 * heads * hs, dQkvBias, 0f);
+        int qTiles = (t + bq - 1) / bq, kTiles = (t + bk - 1) / bk;
+        // The bias gradient's partials: the dQ kernel's per (sequence, query tile), the dK/dV kernel's per (sequence,
+        // key tile); the dK/dV kernel's last block per head adds both (attention.cu).
+        using var partialsQ = dQkvBias is null ? null : Scratch((long)b * qTiles * heads * hs);
+        using var partialsKv = dQkvBias is null ? null : Scratch((long)b * kTiles * 2 * heads * hs);
+        long? dkdvBytesF = partialsQ is null ? null
+            : dOutput.Bytes + qkv.Bytes + qkvBias!.Bytes + keyMask.Bytes + lse.Bytes + dRows.Bytes + dQkv.Bytes + partialsQ.Bytes + 2 * partialsKv!.Bytes + dQkvBias!.Bytes;
+        K(AttentionSource, $"attention_backward_dq_{suffix}_hs{hs}").Launch(LaunchCost.Of(3 * product, FlopRate.Fp32), ((uint)qTiles, (uint)(b * heads), 1), (256, 1, 1), 0,
+            dOutput, qkv, qkvBias, keyMask, output, lse, heads, t, scale, dropout, seed, offset, RngBase, dRows, dQkv, partialsQ);
+        K(AttentionSource, $"attention_backward_dkdv_{suffix}_hs{hs}").Launch(new LaunchCost(4 * product, FlopRate.Fp32, dkdvBytesF), ((uint)kTiles, (uint)(b * heads), 1), (256, 1, 1), 0,
+            dOutput, qkv, qkvBias, keyMask, lse, dRows, heads, t, scale, dropout, seed, offset, RngBase, dQkv, partialsQ, partialsKv, (ulong)_columnTickets, dQkvBias);
     }
 
     private static void CheckQkvBias(string op, Tensor? bias, string name, int h)

@@ -244,11 +244,62 @@ __device__ __forceinline__ void probabilities_and_ds(float (&pd)[G::RM][G::CN], 
     }
 }
 
+// ---- the bias gradient: column sums of dQ, dK, dV as written ------------------------------------------------
+// Each backward block stages the rows of dQ (or dK and dV) it wrote, as stored (rounded to T; rows ≥ T are 0), in
+// a tile it no longer needs, and sums each column over them in row order into its row of partials. The two kernels
+// tile queries (BR) and keys (BC) differently, so each has partials of its own: dQ's [B·⌈T/BR⌉, H], dK/dV's
+// [B·⌈T/BC⌉, 2H]. The dK/dV kernel runs after the dQ kernel, so its last block of head h (a ticket per head) finds
+// every partial of the head's 3·HS columns there and adds them in row order: deterministic, whichever block is last.
+__device__ void finish_bias_gradient(const float* partials_q, int rows_q, const float* partials_kv, int rows_kv,
+                                     unsigned* tickets, float* __restrict__ dbias, int h, int HS, int H) {
+    __shared__ int last;
+    __threadfence();  // this block's partial is visible device-wide before its ticket is counted
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        last = atomicAdd(&tickets[h], 1u) == (unsigned)rows_kv - 1;
+        if (last) tickets[h] = 0;  // ready for the next launch
+    }
+    __syncthreads();
+    if (!last) return;
+    const volatile float* q = partials_q;  // written on other SMs: read past this SM's L1
+    const volatile float* kv = partials_kv;
+    for (int c = threadIdx.x; c < 3 * HS; c += blockDim.x) {
+        const int part = c / HS, col = h * HS + c % HS;
+        float total = 0.f;
+        if (part == 0)
+            for (int r = 0; r < rows_q; r++) total += q[(size_t)r * H + col];
+        else
+            for (int r = 0; r < rows_kv; r++) total += kv[(size_t)r * 2 * H + (part - 1) * H + col];
+        dbias[part * H + col] = total;
+    }
+}
+
+// The dQ kernel's share of the bias gradient: its tile's dQ rows as stored (the block's stores, read back) staged in
+// Qs, which is free since the loop's last barrier, and summed per column into its row of partials. Not inlined:
+// the kernel is at its register bound (2 blocks per SM), and inlined this pushed it to spill on sm_90.
+template <typename T, class G>
+__device__ __noinline__ void dq_bias_partial(const T* dqkv, float* Qs, float* bias_partials, int b, int h, int i0, int T_, int H) {
+    constexpr int HS = G::HS, BR = G::BR;
+    __syncthreads();  // the block's dQ stores are visible to all its threads
+    for (int idx = threadIdx.x; idx < BR * HS; idx += 256) {
+        const int r = idx / HS, c = idx % HS, i = i0 + r;
+        Qs[idx] = i < T_ ? load1(dqkv + ((size_t)b * T_ + i) * 3 * H + h * HS + c) : 0.f;
+    }
+    __syncthreads();
+    float* partial = bias_partials + ((size_t)b * gridDim.x + blockIdx.x) * H + h * HS;
+    for (int c = threadIdx.x; c < HS; c += 256) {
+        float s = 0.f;
+        for (int r = 0; r < BR; r++) s += Qs[r * HS + c];
+        partial[c] = s;
+    }
+}
+
 // dQ for a tile of BR query rows; also writes D = rowsum(dO∘O) for these rows, which dK/dV reads next.
 template <typename T, class G>
 __device__ void backward_dq(const T* __restrict__ dout, const T* __restrict__ qkv, const float* __restrict__ qkv_bias,
                             const int* __restrict__ key_mask, const T* __restrict__ out, const float* __restrict__ lse, int NH, int T_, float scale,
-                            float p, u64 seed, u64 offset, float* __restrict__ d_rows, T* __restrict__ dqkv) {
+                            float p, u64 seed, u64 offset, float* __restrict__ d_rows, T* __restrict__ dqkv,
+                            float* __restrict__ bias_partials) {
     constexpr int HS = G::HS, BR = G::BR, BC = G::BC, RM = G::RM, CN = G::CN, TX = G::TX, OC = HS / TX;
     __shared__ __align__(16) float Qs[BR * HS];
     __shared__ __align__(16) float dOs[BR * HS];
@@ -323,13 +374,15 @@ __device__ void backward_dq(const T* __restrict__ dout, const T* __restrict__ qk
         #pragma unroll
         for (int c = 0; c < OC; c++) store1(dst + tx + TX * c, dq[r][c]);
     }
+    if (bias_partials != nullptr) dq_bias_partial<T, G>(dqkv, Qs, bias_partials, b, h, i0, T_, H);
 }
 
 // dK and dV for a tile of BC key rows, streaming the query tiles; reads D written by backward_dq.
 template <typename T, class G>
 __device__ void backward_dkdv(const T* __restrict__ dout, const T* __restrict__ qkv, const float* __restrict__ qkv_bias,
                               const int* __restrict__ key_mask, const float* __restrict__ lse, const float* __restrict__ d_rows, int NH, int T_,
-                              float scale, float p, u64 seed, u64 offset, T* __restrict__ dqkv) {
+                              float scale, float p, u64 seed, u64 offset, T* __restrict__ dqkv,
+                              const float* bias_partials_q, float* bias_partials_kv, unsigned* tickets, float* __restrict__ dbias) {
     constexpr int HS = G::HS, BR = G::BR, BC = G::BC, RM = G::RM, CN = G::CN;
     constexpr int KX = 256 / BC, KC = HS / KX;  // dK/dV: KX threads per key row, KC columns each
     static_assert(KX * BC == 256 && KC * KX == HS, "dK/dV layout");
@@ -393,6 +446,23 @@ __device__ void backward_dkdv(const T* __restrict__ dout, const T* __restrict__ 
             store1(dst + 2 * H + kx + KX * c, dv[c]);
         }
     }
+    if (bias_partials_kv == nullptr) return;
+    // Ks and Vs are free since the loop's last barrier: the tile's dK rows into Ks, its dV rows into Vs, [BC][HS].
+    #pragma unroll
+    for (int c = 0; c < KC; c++) {
+        Ks[kj * HS + kx + KX * c] = j < T_ ? rounded<T>(dk[c]) : 0.f;
+        Vs[kj * HS + kx + KX * c] = j < T_ ? rounded<T>(dv[c]) : 0.f;
+    }
+    __syncthreads();
+    float* partial = bias_partials_kv + ((size_t)b * gridDim.x + blockIdx.x) * 2 * H + h * HS;
+    for (int c = threadIdx.x; c < 2 * HS; c += 256) {
+        const float* tile = c < HS ? Ks : Vs;
+        float s = 0.f;
+        for (int r = 0; r < BC; r++) s += tile[r * HS + c % HS];
+        partial[(c < HS ? 0 : H) + c % HS] = s;
+    }
+    const int rows_q = (int)((gridDim.y / NH) * ((T_ + BR - 1) / BR));
+    finish_bias_gradient(bias_partials_q, rows_q, bias_partials_kv, (int)((gridDim.y / NH) * gridDim.x), tickets, dbias, h, HS, H);
 }
 
 // Forward tiles: (HS, BR, BC, TX). Backward tiles are smaller: both Q-side and K-side tiles live in 48 KB.
@@ -415,25 +485,31 @@ typedef Tile<128, 16, 16, 16> Bwd128;
         attn_detail::forward<TYPE, attn_detail::G>(qkv, qkv_bias, key_mask, NH, T, scale, p, seed,               \
                                                    step_offset(offset, rng_base), out, lse);                     \
     }
-// Backward dQ: grid = (⌈T/BR⌉, B·NH); writes d_rows [B, NH, T] F32 scratch and dqkv's Q part.
+// Backward dQ: grid = (⌈T/BR⌉, B·NH); writes d_rows [B, NH, T] F32 scratch and dqkv's Q part, and with
+// bias_partials [B·⌈T/BR⌉, H] (null: no bias gradient) its tiles' column sums of dQ.
 #define ATTN_BACKWARD_DQ(NAME, TYPE, G)                                                                          \
     extern "C" __global__ void __launch_bounds__(256, 2) NAME(const TYPE* __restrict__ dout,                         \
         const TYPE* __restrict__ qkv, const float* __restrict__ qkv_bias, const int* __restrict__ key_mask,     \
         const TYPE* __restrict__ out, const float* __restrict__ lse, int NH, int T, float scale, float p,        \
         unsigned long long seed, unsigned long long offset, const unsigned long long* __restrict__ rng_base,     \
-        float* __restrict__ d_rows, TYPE* __restrict__ dqkv) {                                                   \
+        float* __restrict__ d_rows, TYPE* __restrict__ dqkv, float* __restrict__ bias_partials) {                \
         attn_detail::backward_dq<TYPE, attn_detail::G>(dout, qkv, qkv_bias, key_mask, out, lse, NH, T, scale, p, \
-                                                       seed, step_offset(offset, rng_base), d_rows, dqkv);       \
+                                                       seed, step_offset(offset, rng_base), d_rows, dqkv,        \
+                                                       bias_partials);                                           \
     }
-// Backward dK/dV: grid = (⌈T/BC⌉, B·NH), after dQ (it reads d_rows); writes dqkv's K and V parts.
+// Backward dK/dV: grid = (⌈T/BC⌉, B·NH), after dQ (it reads d_rows and dQ's bias partials); writes dqkv's K and V
+// parts, and with bias_partials_kv [B·⌈T/BC⌉, 2H] (null: no bias gradient), tickets (zeroed; one per head) and
+// dbias [3H] the bias gradient.
 #define ATTN_BACKWARD_DKDV(NAME, TYPE, G)                                                                        \
     extern "C" __global__ void __launch_bounds__(256, 2) NAME(const TYPE* __restrict__ dout,                         \
         const TYPE* __restrict__ qkv, const float* __restrict__ qkv_bias, const int* __restrict__ key_mask,     \
         const float* __restrict__ lse, const float* __restrict__ d_rows, int NH, int T, float scale, float p,    \
         unsigned long long seed, unsigned long long offset, const unsigned long long* __restrict__ rng_base,     \
-        TYPE* __restrict__ dqkv) {                                                                               \
+        TYPE* __restrict__ dqkv, const float* bias_partials_q, float* bias_partials_kv, unsigned* tickets,       \
+        float* __restrict__ dbias) {                                                                             \
         attn_detail::backward_dkdv<TYPE, attn_detail::G>(dout, qkv, qkv_bias, key_mask, lse, d_rows, NH, T,      \
-                                                         scale, p, seed, step_offset(offset, rng_base), dqkv);   \
+                                                         scale, p, seed, step_offset(offset, rng_base), dqkv,    \
+                                                         bias_partials_q, bias_partials_kv, tickets, dbias);     \
     }
 #define ATTN_FAMILY(SUFFIX, TYPE)                                                                                \
     ATTN_FORWARD(attention_forward_##SUFFIX##_hs32, TYPE, Fwd32)                                                 \
