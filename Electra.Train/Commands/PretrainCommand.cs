@@ -172,7 +172,8 @@ public static class PretrainCommand
         {
             outcome = ProgressView.Run(runner, signals.Token);
             if (runner.GraphMode != "n/a")
-                StatusLine.Write($"cuda graph {runner.GraphMode}: {runner.ReplayedSteps} steps replayed from it, the others (logging, saving, the first) eager");
+                StatusLine.Write($"cuda graph {runner.GraphMode}: {runner.ReplayedSteps} steps replayed from it, the others (logging, saving, the first) eager; " +
+                                 $"peak device memory {runner.PeakDeviceBytes / (double)(1L << 30):F2} GiB");
             if (outcome == RunOutcome.Interrupted)
             {
                 StatusLine.Write(

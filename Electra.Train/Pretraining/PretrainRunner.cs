@@ -178,6 +178,9 @@ public sealed class PretrainRunner : IDisposable
 
     /// <summary>Steps this runner replayed from its CUDA graph (the others ran eagerly: logging and saving steps, the first).</summary>
     public long ReplayedSteps => _replayed;
+
+    /// <summary>The most device memory in use at once so far (the graph's reserved memory included); null on the CPU.</summary>
+    public long? PeakDeviceBytes => Backends.For(Model.Device) is CudaBackend cuda ? cuda.Allocator.PeakInUse : null;
     public Precision Precision => Settings.Precision!.Value;
     public Pretrainer Model { get; } = null!;
     public long Step => _step;
