@@ -9,7 +9,8 @@ namespace Electra.Tests.Cuda;
 /// `pretrain --cuda-graph on` against `off` on the same data: the steps that log nothing are replayed from one
 /// captured graph, the logging steps run eagerly in between, and every step has the same shapes (padded masked
 /// selection, denominators on the device), so the logged metrics and the final weights agree bit for bit over 20 steps
-/// of a warming-up learning rate and batches with different numbers of real and masked tokens.
+/// of a warming-up learning rate and batches with different numbers of real and masked tokens; and so do a graph run
+/// stopped at step 8 and resumed, whose new runner captures a graph of its own.
 /// </summary>
 [Category("Gpu")]
 [NonParallelizable]
@@ -45,13 +46,14 @@ public class PretrainGraphTests
         var special = new SpecialTokens(Bert.Value.PadId, Bert.Value.UnkId, Bert.Value.ClsId, Bert.Value.SepId, Bert.Value.MaskId);
         var disc = Micro with { VocabSize = Bert.Value.VocabSize, PadTokenId = Bert.Value.PadId };
         var gen = disc with { HiddenSize = 64, IntermediateSize = 128 };
+        PretrainSettings Settings(string name) => new()
+        {
+            Preset = "micro", Steps = 20, Batch = 4, Seq = 32, Lr = 2e-3f, Warmup = 30, LogEvery = 5, SaveEvery = 1000, Seed = 3,
+            DataDir = _shards, OutDir = Path.Combine(_dir, $"{precision}-{name}"), Precision = precision,
+        };
         string Run(bool graph, out long replayed)
         {
-            var settings = new PretrainSettings
-            {
-                Preset = "micro", Steps = 20, Batch = 4, Seq = 32, Lr = 2e-3f, Warmup = 30, LogEvery = 5, SaveEvery = 1000, Seed = 3,
-                DataDir = _shards, OutDir = Path.Combine(_dir, $"{precision}-{(graph ? "graph" : "eager")}"), Precision = precision,
-            };
+            var settings = Settings(graph ? "graph" : "eager");
             using var runner = new PretrainRunner(settings, disc, gen, Gpu.Dev, special, new PretrainStart { CudaGraph = graph });
             Assert.That(runner.Run(), Is.EqualTo(RunOutcome.Completed));
             Assert.That(runner.GraphMode, Is.EqualTo(graph ? "on" : "off"));
@@ -64,12 +66,28 @@ public class PretrainGraphTests
         // Steps 0, 5, 10, 15 and 19 log, step 0 also comes before any capture: the other 15 are replays.
         Assert.That(replayed, Is.EqualTo(15));
 
+        // Stopped at step 8 and resumed: the resumed runner captures a graph of its own after one eager step.
+        var split = Settings("split");
+        using (var first = new PretrainRunner(split, disc, gen, Gpu.Dev, special, new PretrainStart()))
+            Assert.That(first.Run(stopAt: 8), Is.EqualTo(RunOutcome.Completed));
+        using (var second = new PretrainRunner(split, disc, gen, Gpu.Dev, special, new PretrainStart { ResumeFrom = Path.Combine(split.OutDir, "checkpoint") }))
+        {
+            Assert.That(second.Run(), Is.EqualTo(RunOutcome.Completed));
+            Assert.That(second.ReplayedSteps, Is.EqualTo(8), "steps 9, 11–14 and 16–18 replay; 8 (the first) and the logging steps do not");
+        }
+
         static List<string> Metrics(string run) => File.ReadAllLines(Path.Combine(run, "metrics.jsonl"))
             .Select(l => System.Text.RegularExpressions.Regex.Replace(l, "\"tokens_per_s\":[^,}]*", "")).ToList();
         Assert.That(Metrics(graph), Has.Count.EqualTo(5));
         Assert.That(Metrics(graph), Is.EqualTo(Metrics(eager)), "logged losses, accuracies, AUC, lr and gradient norms");
+        // The first half's last step (7) logs too; every step both runs logged agrees.
+        Assert.That(Metrics(split.OutDir).Where(l => !l.StartsWith("{\"step\":7,", StringComparison.Ordinal)), Is.EqualTo(Metrics(eager)),
+            "the stopped and resumed run's");
         foreach (var half in new[] { "discriminator", "generator" })
-            Assert.That(File.ReadAllBytes(Path.Combine(graph, "checkpoint", half, "model.safetensors")),
-                Is.EqualTo(File.ReadAllBytes(Path.Combine(eager, "checkpoint", half, "model.safetensors"))), $"{half} weights after 20 steps");
+        {
+            var want = File.ReadAllBytes(Path.Combine(eager, "checkpoint", half, "model.safetensors"));
+            Assert.That(File.ReadAllBytes(Path.Combine(graph, "checkpoint", half, "model.safetensors")), Is.EqualTo(want), $"{half} weights after 20 steps");
+            Assert.That(File.ReadAllBytes(Path.Combine(split.OutDir, "checkpoint", half, "model.safetensors")), Is.EqualTo(want), $"{half} weights, stopped and resumed");
+        }
     }
 }
