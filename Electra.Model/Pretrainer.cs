@@ -22,9 +22,11 @@ public sealed record TokenBatch(int[] Ids, int[] TypeIds, int[] AttentionMask, i
 /// <summary>
 /// A batch masked for one step on the host (<see cref="Pretrainer.Mask"/>): the plan; the selection as uploaded
 /// (<see cref="Positions"/>, <see cref="Targets"/>: the plan's, padded to a fixed length for a fixed-shape step);
-/// and for replaced-token detection the loss weights (1 on real tokens). Ready to upload.
+/// for replaced-token detection the loss weights (1 on real tokens); and all of it packed as the one buffer the step
+/// uploads (<see cref="Packed"/>, laid out as <see cref="Layout"/> says).
 /// </summary>
-public sealed record MaskedBatch(TokenBatch Batch, long Step, MaskPlan Plan, int[] Positions, int[] Targets, float[]? Weights);
+public sealed record MaskedBatch(TokenBatch Batch, long Step, MaskPlan Plan, int[] Positions, int[] Targets, float[]? Weights,
+    InputLayout Layout, int[] Packed);
 
 /// <summary>The knobs of the objective; defaults are the paper's.</summary>
 public sealed record PretrainOptions
@@ -142,7 +144,8 @@ public sealed class Pretrainer : Module
         if (plan.Positions.Length == 0) throw new InvalidOperationException("the batch has no maskable tokens (only [CLS]/[SEP]/[PAD])");
         var weights = mlm ? null : batch.AttentionMask.Select(x => x != 0 ? 1f : 0f).ToArray();
         var (positions, targets) = StaticShapes ? PadSelection(plan, batch.Ids, b * maxPredictions) : (plan.Positions, plan.Originals);
-        return new MaskedBatch(batch, step, plan, positions, targets, weights);
+        var layout = new InputLayout(b, t, positions.Length, !mlm, StaticShapes);
+        return new MaskedBatch(batch, step, plan, positions, targets, weights, layout, layout.Pack(batch, plan, positions, targets, weights));
     }
 
     /// <summary>
@@ -169,38 +172,21 @@ public sealed class Pretrainer : Module
         return (positions, targets);
     }
 
-    /// <summary>Uploads a masked batch (see <see cref="Upload(TokenBatch, long, PretrainInputs?)"/>).</summary>
+    /// <summary>
+    /// Uploads a masked batch (see <see cref="Upload(TokenBatch, long, PretrainInputs?)"/>): one copy of its packed
+    /// buffer, whose parts are the step's input tensors.
+    /// </summary>
     public PretrainInputs Upload(MaskedBatch masked, PretrainInputs? into = null)
     {
-        var (batch, step, plan, positions, targets, weights) = masked;
-        int b = batch.Batch, t = batch.Seq, n = b * t, rows = positions.Length, real = batch.RealTokens;
-        bool mlm = weights is null, fixedShapes = positions.Length != plan.Positions.Length || StaticShapes;
-        // A fixed-shape step divides by counts it reads on the device: 1/masked rows for the MLM loss, 1/real tokens for the BCE.
-        int[] maskedCount = [plan.Positions.Length];
-        float[] inverses = [1f / plan.Positions.Length, 1f / real];
-        if (into is null)
-            return new PretrainInputs(
-                Tensor.FromArray(plan.InputIds, [b, t], Device), Tensor.FromArray(batch.TypeIds, [b, t], Device),
-                Tensor.FromArray(batch.AttentionMask, [b, t], Device), Tensor.FromArray(positions, [rows], Device),
-                Tensor.FromArray(targets, [rows], Device),
-                mlm ? null : Tensor.FromArray(batch.Ids, [n], Device), mlm ? null : Tensor.FromArray(weights!, [n], Device),
-                plan.Originals, batch.AttentionMask, real, b, t,
-                fixedShapes ? new Ops.DeviceCount(Tensor.FromArray(maskedCount, [1], Device), Tensor.FromArray(inverses[..1], [1], Device)) : null,
-                fixedShapes && !mlm ? Tensor.FromArray(inverses[1..], [1], Device) : null);
-        bool fits = into.Batch == b && into.Seq == t && into.Masked == rows && into.FixedShapes == fixedShapes && (fixedShapes || into.RealTokens == real);
+        var (batch, step, plan, _, _, _, layout, packed) = masked;
+        int real = batch.RealTokens;
+        if (into is null) return PretrainInputs.Over(Tensor.FromArray(packed, [layout.Length], Device), layout, plan.Originals, batch.AttentionMask, real);
+        // Unpadded inputs hold the real-token count as a shape (the BCE's denominator is a launch argument).
+        bool fits = into.Layout == layout && (layout.FixedShapes || into.RealTokens == real);
         if (!fits)
             throw new ArgumentException(
-                $"step {step}: a batch of [{b}, {t}] with {rows} masked rows and {real} real tokens does not fit inputs of [{into.Batch}, {into.Seq}] with {into.Masked} and {into.RealTokens} (a captured step's shapes are fixed{(into.FixedShapes ? "" : "; Pretrainer.StaticShapes pads every step to the same shapes")})");
-        into.Ids.CopyFrom(plan.InputIds);
-        into.Types.CopyFrom(batch.TypeIds);
-        into.Mask.CopyFrom(batch.AttentionMask);
-        into.Positions.CopyFrom(positions);
-        into.Targets.CopyFrom(targets);
-        into.Original?.CopyFrom(batch.Ids);
-        into.Weights?.CopyFrom(weights!);
-        into.RealRows?.Count.CopyFrom<int>(maskedCount);
-        into.RealRows?.Reciprocal.CopyFrom<float>(inverses.AsSpan(0, 1));
-        into.InverseRealTokens?.CopyFrom<float>(inverses.AsSpan(1, 1));
+                $"step {step}: a batch of [{layout.Batch}, {layout.Seq}] with {layout.Rows} masked rows and {real} real tokens does not fit inputs of [{into.Batch}, {into.Seq}] with {into.Masked} and {into.RealTokens} (a captured step's shapes are fixed{(into.FixedShapes ? "" : "; Pretrainer.StaticShapes pads every step to the same shapes")})");
+        into.Buffer.CopyFrom<int>(packed);
         into.Refresh(plan.Originals, batch.AttentionMask, real);
         return into;
     }

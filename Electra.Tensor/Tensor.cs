@@ -5,21 +5,23 @@ using Electra.Autograd;
 namespace Electra;
 
 /// <summary>
-/// A contiguous, row-major block of elements on one device. Reshapes share memory; every other op writes a new
-/// tensor. A tensor that requires grad and came out of an op remembers that op (<see cref="GradFn"/>), so
+/// A contiguous, row-major block of elements on one device. Reshapes share memory, as do the parts of one buffer
+/// (<see cref="Part"/>); every other op writes a new tensor. A tensor that requires grad and came out of an op remembers that op (<see cref="GradFn"/>), so
 /// <see cref="Backward"/> can walk the graph back to the leaves.
 /// </summary>
 public sealed partial class Tensor : IDisposable
 {
     private bool _disposed;
+    private readonly long _offset; // bytes from the start of the storage: non-zero only for a Part
 
-    internal Tensor(Storage storage, Shape shape, DType dtype)
+    internal Tensor(Storage storage, Shape shape, DType dtype, long offset = 0)
     {
-        if (shape.Count * dtype.Size() > storage.Bytes)
-            throw new ArgumentException($"shape {shape} of {dtype.Name()} needs {shape.Count * dtype.Size()} bytes; storage has {storage.Bytes}");
+        if (offset < 0 || offset + shape.Count * dtype.Size() > storage.Bytes)
+            throw new ArgumentException($"shape {shape} of {dtype.Name()} at byte {offset} needs {offset + shape.Count * dtype.Size()} bytes; storage has {storage.Bytes}");
         Storage = storage;
         Shape = shape;
         DType = dtype;
+        _offset = offset;
         TensorScope.Current?.Add(this);
     }
 
@@ -59,8 +61,24 @@ public sealed partial class Tensor : IDisposable
         get
         {
             ThrowIfDisposed();
-            return Storage.Pointer;
+            return Storage.Pointer + (nint)_offset;
         }
+    }
+
+    /// <summary>
+    /// Elements [<paramref name="offset"/>, offset + shape's count) of this tensor's memory, seen as
+    /// <paramref name="dtype"/> of the same element size: several inputs that travel together, uploaded as one buffer,
+    /// each used as a tensor of its own. Never recorded in the graph; the buffer's memory lives while any part does.
+    /// </summary>
+    public Tensor Part(long offset, Shape shape, DType dtype)
+    {
+        ThrowIfDisposed();
+        if (dtype.Size() != DType.Size())
+            throw new ArgumentException($"Part: {dtype.Name()} elements are not the size of this {DType.Name()} buffer's");
+        if (offset < 0 || offset + shape.Count > Count)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"Part: elements [{offset}, {offset + shape.Count}) are outside this buffer of {Count}");
+        Storage.AddRef();
+        return new Tensor(Storage, shape, dtype, _offset + offset * DType.Size());
     }
 
     // ---- creation -------------------------------------------------------------------------------------------
@@ -158,7 +176,7 @@ public sealed partial class Tensor : IDisposable
         ThrowIfDisposed();
         if (!Device.IsCpu) throw new InvalidOperationException($"AsSpan needs a CPU tensor; this one is on {Device}");
         if (sizeof(T) != DType.Size()) throw new InvalidOperationException($"cannot view {DType.Name()} tensor as {typeof(T).Name}");
-        return new Span<T>((void*)Storage.Pointer, checked((int)Count));
+        return new Span<T>((void*)Pointer, checked((int)Count));
     }
 
     // ---- shape --------------------------------------------------------------------------------------------------
@@ -171,7 +189,7 @@ public sealed partial class Tensor : IDisposable
         ThrowIfDisposed();
         var shape = ResolveReshape(dims);
         Storage.AddRef();
-        var view = new Tensor(Storage, shape, DType);
+        var view = new Tensor(Storage, shape, DType, _offset);
         if (RequiresGrad && GradMode.IsEnabled)
         {
             var from = Shape.ToArray();
@@ -186,7 +204,7 @@ public sealed partial class Tensor : IDisposable
         ThrowIfDisposed();
         var shape = ResolveReshape(dims);
         Storage.AddRef();
-        return new Tensor(Storage, shape, DType);
+        return new Tensor(Storage, shape, DType, _offset);
     }
 
     private Shape ResolveReshape(int[] dims)
@@ -220,7 +238,7 @@ public sealed partial class Tensor : IDisposable
     {
         ThrowIfDisposed();
         Storage.AddRef();
-        return new Tensor(Storage, Shape, DType);
+        return new Tensor(Storage, Shape, DType, _offset);
     }
 
     // ---- lifetime -----------------------------------------------------------------------------------------------

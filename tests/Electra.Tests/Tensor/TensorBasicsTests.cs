@@ -106,4 +106,27 @@ public class TensorBasicsTests
         var ex = Assert.Throws<InvalidOperationException>(() => loss2.Backward());
         Assert.That(ex!.Message, Does.Contain("backward already ran"));
     }
+
+    [Test]
+    public void PartsOfOneBufferSeeTheirElementsAndOutliveIt()
+    {
+        var buffer = Tensor.FromArray(Enumerable.Range(0, 12).ToArray(), [12]);
+        using var ints = buffer.Part(2, new Shape(2, 3), DType.I32);
+        using var floats = buffer.Part(8, new Shape(2), DType.F32);
+        Assert.That(ints.ToIntArray(), Is.EqualTo(new[] { 2, 3, 4, 5, 6, 7 }));
+        Assert.That(ints.Reshape(3, 2).ToIntArray(), Is.EqualTo(new[] { 2, 3, 4, 5, 6, 7 }), "a reshape keeps the part's offset");
+        Assert.That(floats.ToFloatArray(), Is.EqualTo(new[] { BitConverter.Int32BitsToSingle(8), BitConverter.Int32BitsToSingle(9) }));
+        buffer.CopyFrom<int>(Enumerable.Range(100, 12).ToArray());
+        Assert.That(ints.ToIntArray()[0], Is.EqualTo(102), "one copy into the buffer is seen by its parts");
+        buffer.Dispose();
+        Assert.That(ints.ToIntArray()[5], Is.EqualTo(107), "the memory lives while a part does");
+    }
+
+    [Test]
+    public void APartOutsideItsBufferOrOfAnotherElementSizeIsRefused()
+    {
+        using var buffer = Tensor.FromArray(new int[8], [8]);
+        Assert.That(() => buffer.Part(6, new Shape(3), DType.I32), Throws.TypeOf<ArgumentOutOfRangeException>().With.Message.Contains("[6, 9)"));
+        Assert.That(() => buffer.Part(0, new Shape(2), DType.BF16), Throws.ArgumentException.With.Message.Contains("bf16"));
+    }
 }
