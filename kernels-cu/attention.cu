@@ -248,31 +248,8 @@ __device__ __forceinline__ void probabilities_and_ds(float (&pd)[G::RM][G::CN], 
 // Each backward block stages the rows of dQ (or dK and dV) it wrote, as stored (rounded to T; rows ≥ T are 0), in
 // a tile it no longer needs, and sums each column over them in row order into its row of partials. The two kernels
 // tile queries (BR) and keys (BC) differently, so each has partials of its own: dQ's [B·⌈T/BR⌉, H], dK/dV's
-// [B·⌈T/BC⌉, 2H]. The dK/dV kernel runs after the dQ kernel, so its last block of head h (a ticket per head) finds
-// every partial of the head's 3·HS columns there and adds them in row order: deterministic, whichever block is last.
-__device__ void finish_bias_gradient(const float* partials_q, int rows_q, const float* partials_kv, int rows_kv,
-                                     unsigned* tickets, float* __restrict__ dbias, int h, int HS, int H) {
-    __shared__ int last;
-    __threadfence();  // this block's partial is visible device-wide before its ticket is counted
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        last = atomicAdd(&tickets[h], 1u) == (unsigned)rows_kv - 1;
-        if (last) tickets[h] = 0;  // ready for the next launch
-    }
-    __syncthreads();
-    if (!last) return;
-    const volatile float* q = partials_q;  // written on other SMs: read past this SM's L1
-    const volatile float* kv = partials_kv;
-    for (int c = threadIdx.x; c < 3 * HS; c += blockDim.x) {
-        const int part = c / HS, col = h * HS + c % HS;
-        float total = 0.f;
-        if (part == 0)
-            for (int r = 0; r < rows_q; r++) total += q[(size_t)r * H + col];
-        else
-            for (int r = 0; r < rows_kv; r++) total += kv[(size_t)r * 2 * H + (part - 1) * H + col];
-        dbias[part * H + col] = total;
-    }
-}
+// [B·⌈T/BC⌉, 2H]. The dK/dV kernel runs after the dQ kernel, so its last block of head h finds every partial of
+// the head's 3·HS columns there and adds them (common.cuh's finish_qkv_bias_gradient).
 
 // The dQ kernel's share of the bias gradient: its tile's dQ rows as stored (the block's stores, read back) staged in
 // Qs, which is free since the loop's last barrier, and summed per column into its row of partials. Not inlined:
@@ -462,7 +439,7 @@ __device__ void backward_dkdv(const T* __restrict__ dout, const T* __restrict__ 
         partial[(c < HS ? 0 : H) + c % HS] = s;
     }
     const int rows_q = (int)((gridDim.y / NH) * ((T_ + BR - 1) / BR));
-    finish_bias_gradient(bias_partials_q, rows_q, bias_partials_kv, (int)((gridDim.y / NH) * gridDim.x), tickets, dbias, h, HS, H);
+    finish_qkv_bias_gradient(bias_partials_q, rows_q, H, bias_partials_kv, (int)((gridDim.y / NH) * gridDim.x), 2 * H, tickets, dbias, h, HS, H);
 }
 
 // Forward tiles: (HS, BR, BC, TX). Backward tiles are smaller: both Q-side and K-side tiles live in 48 KB.

@@ -110,8 +110,8 @@ __device__ __forceinline__ const float* bias_of(const float* qkv_bias, int part,
 // Each backward block sums the bf16 values it wrote over its 64 rows (rows ≥ T add nothing): a lane's two rows,
 // then the 8 lanes that share its columns (shuffles), then the 4 warps in order, into its row of
 // partials [B·⌈T/64⌉, 3H]. The dK/dV kernel runs after the dQ kernel, so when its last block of head h (told by a
-// ticket) has written its partial, every partial of that head's 3·HS columns is there; it adds them in row order.
-// Which block is last varies; the order of the additions does not, so neither do the bits.
+// ticket) has written its partial, every partial of that head's 3·HS columns is there; it adds them in row order
+// (common.cuh's finish_qkv_bias_gradient). Which block is last varies; the order of the additions does not.
 
 // sums[d][e] = Σ over the warp's 16 rows of bf16(acc) in column d·8 + 2t + e; valid in lanes with g = 0.
 template <int ND>
@@ -137,28 +137,6 @@ __device__ __forceinline__ void stash_column_sums(float (*shared)[COLS], const f
     for (int d = 0; d < ND; d++) {
         shared[warp][offset + d * 8 + 2 * t] = sums[d][0];
         shared[warp][offset + d * 8 + 2 * t + 1] = sums[d][1];
-    }
-}
-
-// The dK/dV kernel's last block of head h adds every partial of the head's 3·HS columns into dbias (after its own
-// partial is written by all of its threads).
-__device__ void finish_bias_gradient(const float* partials, unsigned* tickets, float* __restrict__ dbias, int h, int HS, int H, int rows) {
-    __shared__ int last;
-    // The partial must be visible device-wide before the ticket says it is there.
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        last = atomicAdd(&tickets[h], 1u) == (unsigned)rows - 1;
-        if (last) tickets[h] = 0;  // ready for the next launch
-    }
-    __syncthreads();
-    if (!last) return;
-    const volatile float* p = partials;  // written on other SMs: read past this SM's L1
-    for (int c = threadIdx.x; c < 3 * HS; c += blockDim.x) {
-        const int col = (c / HS) * H + h * HS + c % HS;
-        float total = 0.f;
-        for (int r = 0; r < rows; r++) total += p[(size_t)r * 3 * H + col];
-        dbias[col] = total;
     }
 }
 
@@ -503,7 +481,8 @@ __device__ void backward_dkdv(const bf16_t* __restrict__ dout, const bf16_t* __r
     float* partial = bias_partials + ((size_t)b * gridDim.x + blockIdx.x) * 3 * H + h * HS;
     for (int c = threadIdx.x; c < 2 * HS; c += G::THREADS)
         partial[(c < HS ? H : 2 * H - HS) + c] = ((sums_s[0][c] + sums_s[1][c]) + sums_s[2][c]) + sums_s[3][c];
-    finish_bias_gradient(bias_partials, tickets, dbias, h, HS, H, (int)(gridDim.x * (gridDim.y / NH)));
+    const int rows = (int)(gridDim.x * (gridDim.y / NH));
+    finish_qkv_bias_gradient(bias_partials, rows, 3 * H, bias_partials + H, rows, 3 * H, tickets, dbias, h, HS, H);
 }
 
 }  // namespace attn_mma

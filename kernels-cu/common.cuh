@@ -222,6 +222,37 @@ __device__ __forceinline__ void report_error(int* errors, int code, i64 position
     }
 }
 
+// The QKV bias gradient's last step, in the attention dK/dV kernels (which run after their dQ kernels): each block
+// has written its partial column sums; the last block of head h to finish (a ticket per head, reset by that block)
+// adds every partial of the head's 3·HS columns in row order into dbias [3H]. Q's partials are q[r·q_stride + col]
+// (r < q_rows), K's and V's kv[r·kv_stride + col] and kv[r·kv_stride + H + col] (r < kv_rows), col = h·HS + c;
+// kv_rows is also the number of blocks that take a ticket for head h. Deterministic, whichever block is last.
+__device__ __forceinline__ void finish_qkv_bias_gradient(const float* q, int q_rows, int q_stride, const float* kv, int kv_rows,
+    int kv_stride, unsigned* tickets, float* __restrict__ dbias, int h, int HS, int H)
+{
+    __shared__ int last;
+    __threadfence();  // this block's partial is visible device-wide before its ticket is counted
+    __syncthreads();
+    if (threadIdx.x == 0)
+    {
+        last = atomicAdd(&tickets[h], 1u) == (unsigned)kv_rows - 1;
+        if (last) tickets[h] = 0;  // ready for the next launch
+    }
+    __syncthreads();
+    if (!last) return;
+    const volatile float* vq = q;  // written on other SMs: read past this SM's L1
+    const volatile float* vkv = kv;
+    for (int c = threadIdx.x; c < 3 * HS; c += blockDim.x)
+    {
+        const int part = c / HS, col = h * HS + c % HS;
+        const volatile float* p = part == 0 ? vq + col : vkv + (part - 1) * H + col;
+        const int rows = part == 0 ? q_rows : kv_rows, stride = part == 0 ? q_stride : kv_stride;
+        float total = 0.f;
+        for (int r = 0; r < rows; r++) total += p[(i64)r * stride];
+        dbias[part * H + col] = total;
+    }
+}
+
 // Column sums of a [rows, cols] matrix in one launch: dst[c] = beta·dst[c] + Σ_r source(r, c) (dst is not read when
 // beta = 0). grid (⌈cols/32⌉, ⌈rows/rowsPerBlock⌉), blockDim (32, 8). Block (tile, rb) sums rows
 // [rb·rowsPerBlock, …) of 32 columns (8 row lanes combined in lane order) into partials[rb, ·]; the last block of a

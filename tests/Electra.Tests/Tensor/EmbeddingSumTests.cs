@@ -120,7 +120,7 @@ public class EmbeddingSumTests
     public void AddsIntoAGradientTheEngineOffers()
     {
         // The word table reaches both uses through a Scale node, so its gradient is pending (and offered) when the
-        // second use runs backward; the leaf position and type tables are not offered and get fresh gradients.
+        // second use runs backward; the leaf position and type tables are offered the gradients their first use wrote.
         var word = GradCheck.Uniform(V * E, 93);
         var position = GradCheck.Uniform(P * E, 94);
         var type = GradCheck.Uniform(K * E, 95);
