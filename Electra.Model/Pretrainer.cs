@@ -200,7 +200,7 @@ public sealed class Pretrainer : Module
     {
         int b = inputs.Batch, t = inputs.Seq, n = b * t, m = inputs.MaskedRows;
         Rng.SeekStep(rngStep);
-        _ = Rng.Next(); // masking's offset, drawn by Upload
+        _ = Rng.Next(); // masking's offset, drawn by Mask
         ulong gumbelOffset = Rng.Next();
         bool mlm = Options.Objective == Objective.Mlm;
         var (ids, types, mask, positions, targets) = (inputs.Ids, inputs.Types, inputs.Mask, inputs.Positions, inputs.Targets);
